@@ -2,6 +2,10 @@
 
 from kedro.config import OmegaConfigLoader
 
+from imdb_sentiment.hooks import MlflowRunHooks
+
+HOOKS = (MlflowRunHooks(),)
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

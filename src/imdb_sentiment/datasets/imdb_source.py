@@ -1,0 +1,346 @@
+"""IMDB reviews from one of four sources, picked by a single string.
+
+``source`` is read as:
+
+* ``hf://<name>``: a Hugging Face Hub dataset (``hf://stanfordnlp/imdb``), via
+  ``datasets.load_dataset(name, cache_dir=...)``;
+* a path ending ``.tar.gz`` / ``.tgz``: the original ``aclImdb_v1.tar.gz``, read member by
+  member straight from the archive (nothing is extracted);
+* a directory holding ``train/pos`` etc. (or an ``aclImdb/`` folder that does): the extracted
+  archive;
+* a directory of parquet files in the Hub's schema (``train*.parquet``, ``test*.parquet``,
+  searched recursively; columns ``text``, ``label`` and optionally ``id``), read through the same
+  ``datasets.load_dataset("parquet", ...)`` API as the Hub.
+
+Every source yields ``{"train": df, "test": df}`` with columns ``id`` (int64), ``text`` and
+``label`` (int64). ``id`` is the source's own ``id`` column where that is a unique integer key,
+otherwise the row number. Reviews from the archive or folder are ordered by label, then file
+number, so they get the same ids as a parquet copy kept in that order (the shared
+``train.parquet`` / ``test.parquet`` are); the Hub's own row order differs.
+
+Local sources never touch the network: the Hugging Face libraries are put in offline mode for
+them. This dataset checks file format (layout, columns, types, encoding, label values per file);
+data-level checks (empty text, train/test overlap) belong to the ingestion pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tarfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from kedro.io import AbstractDataset, DatasetError
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "test")
+CLASSES = {"neg": 0, "pos": 1}
+COLUMNS = ["id", "text", "label"]
+HUB_PREFIX = "hf://"
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
+LAYOUT = "aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt"
+_REVIEW_PATH = re.compile(r"(?:^|/)(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
+_TRUE = {"1", "ON", "YES", "TRUE"}
+_LOCAL_HINT = (
+    "To work offline, point the `imdb_source` parameter at a local copy instead, e.g. "
+    "`kedro run --params imdb_source=/path/to/aclImdb_v1.tar.gz` (or an extracted aclImdb "
+    "folder, or a folder of train*.parquet / test*.parquet files)."
+)
+
+
+class IMDBSourceDataset(AbstractDataset[None, dict[str, pd.DataFrame]]):
+    """Read-only Kedro dataset: the IMDB train and test reviews from ``source``."""
+
+    def __init__(
+        self,
+        source: str,
+        cache_dir: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Remember where to read from; nothing is opened until ``load``."""
+        if not isinstance(source, str) or not source.strip():
+            raise DatasetError(f"IMDB source must be a non-empty string, got {source!r}")
+        self._source = source.strip()
+        self._cache_dir = cache_dir
+        self.metadata = metadata
+
+    def load(self) -> dict[str, pd.DataFrame]:
+        """Read both splits from the source, checked and in the common schema."""
+        if self._source.startswith(HUB_PREFIX):
+            return _load_hub(self._source, self._cache_dir)
+        path = Path(self._source).expanduser()
+        if self._source.endswith(ARCHIVE_SUFFIXES):
+            return _load_archive(path)
+        if path.is_dir():
+            folder = _acl_folder(path)
+            if folder is not None:
+                return _load_folder(folder)
+            return _load_parquet_folder(path, self._cache_dir)
+        raise DatasetError(
+            f"IMDB source '{self._source}' does not exist or is not understood: expected "
+            f"'hf://<name>', a .tar.gz/.tgz archive laid out as {LAYOUT}, an extracted aclImdb "
+            "folder, or a folder of train*.parquet / test*.parquet files."
+        )
+
+    def save(self, data: dict[str, pd.DataFrame]) -> None:
+        """Refuse: the raw reviews are never written by the pipeline."""
+        raise DatasetError(f"IMDBSourceDataset is read-only (source '{self._source}')")
+
+    def _describe(self) -> dict[str, Any]:
+        """Describe without touching the source or the network."""
+        return {"source": self._source, "cache_dir": self._cache_dir}
+
+
+# --- Hugging Face: hub and local parquet -------------------------------------------------------
+
+
+def _env_offline() -> bool:
+    """Whether the user asked the Hugging Face libraries to stay offline."""
+    return any(
+        os.environ.get(name, "").upper() in _TRUE
+        for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
+
+
+@contextmanager
+def _hf_offline(enabled: bool) -> Iterator[None]:
+    """Put ``datasets`` and ``huggingface_hub`` in offline mode for the block, then restore.
+
+    Both libraries read the offline switches once at import, so setting the environment variables
+    here would not be seen; their module constants are what they consult on each call.
+    """
+    import datasets.config  # noqa: PLC0415 (slow import, only when a source is read)
+    import huggingface_hub.constants  # noqa: PLC0415
+
+    targets = [
+        (datasets.config, "HF_HUB_OFFLINE"),
+        (datasets.config, "HF_DATASETS_OFFLINE"),
+        (huggingface_hub.constants, "HF_HUB_OFFLINE"),
+    ]
+    saved = [(module, name, getattr(module, name)) for module, name in targets]
+    try:
+        if enabled:
+            for module, name in targets:
+                setattr(module, name, True)
+        yield
+    finally:
+        for module, name, value in saved:
+            setattr(module, name, value)
+
+
+def _load_hub(source: str, cache_dir: str | None) -> dict[str, pd.DataFrame]:
+    """Load ``hf://<name>`` through ``datasets``; a clear error if the Hub cannot be reached."""
+    import datasets  # noqa: PLC0415 (slow import, only when a source is read)
+
+    name = source[len(HUB_PREFIX) :].strip("/")
+    if not name:
+        raise DatasetError(
+            f"IMDB source '{source}' names no dataset; use e.g. 'hf://stanfordnlp/imdb'"
+        )
+    try:
+        with _hf_offline(_env_offline()):
+            loaded = datasets.load_dataset(name, cache_dir=cache_dir)
+    except Exception as error:
+        raise DatasetError(
+            f"Could not load IMDB source '{source}' from the Hugging Face Hub "
+            f"({type(error).__name__}: {error}). {_LOCAL_HINT}"
+        ) from error
+    return {split: _hf_split_to_frame(loaded, split, source) for split in SPLITS}
+
+
+def _load_parquet_folder(folder: Path, cache_dir: str | None) -> dict[str, pd.DataFrame]:
+    """Load ``train*.parquet`` and ``test*.parquet`` under ``folder`` through ``datasets``."""
+    import datasets  # noqa: PLC0415 (slow import, only when a source is read)
+
+    data_files: dict[str, list[str]] = {}
+    for split in SPLITS:
+        files = sorted(p for p in folder.rglob(f"{split}*.parquet") if p.is_file())
+        if not files:
+            raise DatasetError(
+                f"IMDB source folder '{folder}' has no {split}*.parquet file; expected an "
+                f"extracted aclImdb folder ({LAYOUT}) or parquet files named train*.parquet and "
+                "test*.parquet with columns text, label (and optionally id)."
+            )
+        for file in files:
+            _check_parquet_file(file)
+        data_files[split] = [str(file) for file in files]
+    try:
+        with _hf_offline(True):
+            loaded = datasets.load_dataset("parquet", data_files=data_files, cache_dir=cache_dir)
+    except Exception as error:
+        listed = ", ".join(f for files in data_files.values() for f in files)
+        raise DatasetError(
+            f"Could not read the IMDB parquet files {listed}: {type(error).__name__}: {error}"
+        ) from error
+    return {
+        split: _hf_split_to_frame(loaded, split, ", ".join(data_files[split])) for split in SPLITS
+    }
+
+
+def _check_parquet_file(file: Path) -> None:
+    """Fail naming ``file`` if it is unreadable, lacks a column, or has a label outside {0, 1}."""
+    try:
+        parquet = pq.ParquetFile(file)
+        schema = parquet.schema_arrow
+    except Exception as error:
+        raise DatasetError(
+            f"IMDB parquet file '{file}' is unreadable (truncated or corrupt?): {error}"
+        ) from error
+    missing = [column for column in ("text", "label") if column not in schema.names]
+    if missing:
+        raise DatasetError(
+            f"IMDB parquet file '{file}' lacks column(s) {missing}; it has {schema.names}"
+        )
+    text_type, label_type = schema.field("text").type, schema.field("label").type
+    if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
+        raise DatasetError(f"IMDB parquet file '{file}': column 'text' is {text_type}, not string")
+    if not pa.types.is_integer(label_type):
+        raise DatasetError(
+            f"IMDB parquet file '{file}': column 'label' is {label_type}, not integer"
+        )
+    try:
+        labels = parquet.read(columns=["label"]).column("label").to_pandas()
+    except Exception as error:
+        raise DatasetError(f"IMDB parquet file '{file}' is corrupt: {error}") from error
+    bad = labels[~labels.isin([0, 1])]
+    if len(bad):
+        rows = ", ".join(f"row {row}: {value}" for row, value in bad.head(5).items())
+        raise DatasetError(
+            f"IMDB parquet file '{file}': {len(bad)} label(s) outside {{0, 1}} ({rows})"
+        )
+
+
+def _hf_split_to_frame(loaded: Any, split: str, where: str) -> pd.DataFrame:
+    """One split of a ``datasets.DatasetDict`` as a frame in the common schema."""
+    if split not in loaded:
+        raise DatasetError(f"IMDB source {where} has no '{split}' split (has {list(loaded)})")
+    frame = loaded[split].to_pandas()
+    missing = [column for column in ("text", "label") if column not in frame.columns]
+    if missing:
+        raise DatasetError(f"IMDB source {where}, split '{split}', lacks column(s) {missing}")
+    bad = frame.loc[~frame["label"].isin([0, 1]), "label"]
+    if len(bad):
+        raise DatasetError(
+            f"IMDB source {where}, split '{split}': {len(bad)} label(s) outside {{0, 1}}, "
+            f"first at row {bad.index[0]}: {bad.iloc[0]}"
+        )
+    ids = frame["id"] if "id" in frame.columns else None
+    if ids is not None and not (pd.api.types.is_integer_dtype(ids) and ids.is_unique):
+        logger.warning(
+            "IMDB source %s, split '%s': column 'id' is not a unique integer key; "
+            "using row numbers as ids instead",
+            where,
+            split,
+        )
+        ids = None
+    return _frame(
+        ids=ids.to_numpy() if ids is not None else range(len(frame)),
+        texts=frame["text"].to_numpy(dtype=object),
+        labels=frame["label"].to_numpy(),
+    )
+
+
+def _frame(ids: Any, texts: Any, labels: Any) -> pd.DataFrame:
+    """The common schema: ``id`` int64, ``text`` str, ``label`` int64."""
+    return pd.DataFrame(
+        {
+            "id": pd.Series(ids, dtype="int64"),
+            "text": pd.Series(texts, dtype=object),
+            "label": pd.Series(labels, dtype="int64"),
+        },
+        columns=COLUMNS,
+    )
+
+
+# --- the original release: archive or extracted folder ---------------------------------------
+
+
+def _acl_folder(path: Path) -> Path | None:
+    """The folder holding ``train/`` and ``test/`` review folders, if ``path`` is one."""
+    for candidate in (path, path / "aclImdb"):
+        if (candidate / "train" / "pos").is_dir() or (candidate / "train" / "neg").is_dir():
+            return candidate
+    return None
+
+
+def _decode(raw: bytes, where: str) -> str:
+    """A review file's text; a non-UTF-8 file is an error naming it."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"IMDB review file '{where}' is not valid UTF-8: {error}") from error
+
+
+def _records_to_splits(
+    records: dict[str, list[tuple[int, int, str]]], where: str
+) -> dict[str, pd.DataFrame]:
+    """(label, file number, text) records per split → frames ordered by label, file number."""
+    splits = {}
+    for split in SPLITS:
+        rows = sorted(records[split], key=lambda record: (record[0], record[1]))
+        for name, label in CLASSES.items():
+            if not any(record[0] == label for record in rows):
+                raise DatasetError(
+                    f"IMDB source '{where}' has no review under {split}/{name}/: expected "
+                    f"the layout {LAYOUT}"
+                )
+        splits[split] = _frame(
+            ids=range(len(rows)),
+            texts=[record[2] for record in rows],
+            labels=[record[0] for record in rows],
+        )
+    return splits
+
+
+def _load_folder(folder: Path) -> dict[str, pd.DataFrame]:
+    """Read an extracted ``aclImdb`` folder."""
+    records: dict[str, list[tuple[int, int, str]]] = {split: [] for split in SPLITS}
+    for split in SPLITS:
+        for name, label in CLASSES.items():
+            class_dir = folder / split / name
+            if not class_dir.is_dir():
+                raise DatasetError(
+                    f"IMDB folder '{folder}' lacks {split}/{name}/: expected the layout {LAYOUT}"
+                )
+            for file in class_dir.iterdir():
+                match = _REVIEW_PATH.search(f"{split}/{name}/{file.name}")
+                if match is None or not file.is_file():
+                    continue
+                text = _decode(file.read_bytes(), str(file))
+                records[split].append((label, int(match.group(3)), text))
+    return _records_to_splits(records, str(folder))
+
+
+def _load_archive(archive: Path) -> dict[str, pd.DataFrame]:
+    """Read ``aclImdb_v1.tar.gz`` in one streaming pass, without extracting it."""
+    if not archive.is_file():
+        raise DatasetError(f"IMDB archive '{archive}' does not exist")
+    records: dict[str, list[tuple[int, int, str]]] = {split: [] for split in SPLITS}
+    try:
+        with tarfile.open(archive, mode="r|*") as tar:
+            for member in tar:
+                match = _REVIEW_PATH.search(PurePosixPath(member.name).as_posix())
+                if match is None or not member.isfile():
+                    continue
+                handle = tar.extractfile(member)
+                if handle is None:
+                    continue
+                text = _decode(handle.read(), f"{archive}:{member.name}")
+                split, name, number = match.group(1), match.group(2), int(match.group(3))
+                records[split].append((CLASSES[name], number, text))
+    except DatasetError:
+        raise
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+        raise DatasetError(
+            f"IMDB archive '{archive}' is unreadable (truncated or not a tar.gz?): {error}"
+        ) from error
+    return _records_to_splits(records, str(archive))

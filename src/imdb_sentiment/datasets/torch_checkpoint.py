@@ -1,0 +1,81 @@
+"""A versioned Kedro dataset for torch checkpoints (plain dicts of tensors and settings)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import fsspec
+import torch
+from kedro.io.core import (
+    AbstractVersionedDataset,
+    DatasetError,
+    Version,
+    VersionNotFoundError,
+)
+
+
+class TorchCheckpointDataset(AbstractVersionedDataset[dict, dict]):
+    """Saves a checkpoint dict with ``torch.save``, atomically; loads it onto the CPU.
+
+    ``missing_hint`` is the command that produces the checkpoint, quoted in the error raised
+    when none has been saved yet.
+    """
+
+    def __init__(
+        self,
+        filepath: str,
+        version: Version | None = None,
+        missing_hint: str = "kedro run",
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        filesystem = fsspec.filesystem("file")
+        super().__init__(
+            filepath=PurePosixPath(filepath),
+            version=version,
+            exists_function=filesystem.exists,
+            glob_function=filesystem.glob,
+        )
+        self._missing_hint = missing_hint
+        self.metadata = metadata
+
+    def load(self) -> dict:
+        try:
+            path = Path(self._get_load_path())
+        except VersionNotFoundError as error:
+            raise DatasetError(
+                f"No trained model at {self._filepath}: run `{self._missing_hint}` to train one."
+            ) from error
+        if not path.exists():
+            raise DatasetError(
+                f"No trained model at {path}: run `{self._missing_hint}` to train one."
+            )
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:
+            raise DatasetError(f"{path}: not a readable torch checkpoint ({error})") from error
+
+    def save(self, data: dict) -> None:
+        path = Path(self._get_save_path())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                torch.save(data, handle)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self._invalidate_cache()
+
+    def _exists(self) -> bool:
+        try:
+            path = self._get_load_path()
+        except DatasetError:
+            return False
+        return Path(path).exists()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "version": self._version}

@@ -1,0 +1,87 @@
+"""Project hooks: MLflow run names that tell runs apart, and evaluate runs linked to training."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import mlflow
+from kedro.framework.hooks import hook_impl
+
+logger = logging.getLogger(__name__)
+
+MODEL_DATASET = "model"
+RUN_ID_KEY = "mlflow_run_id"
+RUN_NAME_KEY = "mlflow_run_name"
+
+
+def describe_run(
+    pipeline_names: list[str], env: str, training: dict[str, Any], source: str | None
+) -> str:
+    """A run name readable at a glance: what ran, where, which model, on what data, when."""
+    model = training.get("model", {})
+    layers = f"{model.get('num_layers')}x{model.get('hidden_dim')}"
+    direction = "bilstm" if model.get("bidirectional", True) else "lstm"
+    parts = [
+        "+".join(pipeline_names),
+        env,
+        f"{direction}-{layers}-{model.get('pooling')}",
+    ]
+    if source:
+        parts.append(source.rstrip("/").rsplit("/", 1)[-1])
+    parts.append(datetime.now().strftime("%m-%d %H:%M:%S"))
+    return " · ".join(parts)
+
+
+class MlflowRunHooks:
+    """Runs after kedro-mlflow's own hooks (plugins are called first), on its active run."""
+
+    def __init__(self) -> None:
+        self._env = "base"
+        self._training_params: dict[str, Any] = {}
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        self._env = context.env or "local"
+        self._training_params = context.params.get("training", {})
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        run = mlflow.active_run()
+        if run is None:
+            return
+        names = run_params.get("pipeline_names") or ["__default__"]
+        names = ["all" if name == "__default__" else name for name in names]
+        source = (run_params.get("runtime_params") or {}).get("imdb_source")
+        name = describe_run(names, self._env, self._training_params, source)
+        mlflow.set_tag("mlflow.runName", name)
+        logger.info("MLflow run %s is named %r", run.info.run_id, name)
+
+    @hook_impl
+    def before_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        """Stamp the checkpoint with the run that trained it."""
+        run = mlflow.active_run()
+        if dataset_name == MODEL_DATASET and run is not None and isinstance(data, dict):
+            data[RUN_ID_KEY] = run.info.run_id
+            data[RUN_NAME_KEY] = run.info.run_name
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
+        """An evaluate-only run records which training run produced the model it scores."""
+        run = mlflow.active_run()
+        if dataset_name != MODEL_DATASET or run is None or not isinstance(data, dict):
+            return
+        trained_in = data.get(RUN_ID_KEY)
+        if not trained_in or trained_in == run.info.run_id:
+            return
+        mlflow.set_tags(
+            {
+                "trained_in_run_id": trained_in,
+                "trained_in_run_name": data.get(RUN_NAME_KEY, ""),
+                "mlflow.note.content": (
+                    f"Evaluates the model trained in run {data.get(RUN_NAME_KEY, '')} "
+                    f"({trained_in})."
+                ),
+            }
+        )

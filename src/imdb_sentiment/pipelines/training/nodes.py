@@ -1,0 +1,145 @@
+"""Training nodes: thin wrappers around :mod:`imdb_sentiment.training`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from imdb_sentiment.model import ModelConfig
+from imdb_sentiment.reporting import training_curves_figure
+from imdb_sentiment.sequences import EncodedReviews
+from imdb_sentiment.serving import SentimentModel
+from imdb_sentiment.training import TrainConfig, TrainingResult, resolve_device, train_model
+
+logger = logging.getLogger(__name__)
+
+EPOCH_METRICS = ("train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "seconds")
+
+
+class TrainingStopped(RuntimeError):
+    """Training ended early (interrupted or diverged); what it had is saved, the run failed."""
+
+
+def _train_config(params: dict[str, Any]) -> TrainConfig:
+    keys = TrainConfig.__dataclass_fields__.keys()
+    return TrainConfig(**{key: value for key, value in params.items() if key in keys})
+
+
+def train_sentiment_model(
+    train_ids: EncodedReviews,
+    valid_ids: EncodedReviews,
+    embedding_matrix: np.ndarray,
+    vocabulary: dict[str, Any],
+    params: dict[str, Any],
+) -> tuple[dict, list[dict], dict[str, Any]]:
+    """Train on ``train_ids``, keep the best epoch on ``valid_ids``; the test split is not read.
+
+    Returns the best checkpoint, the per-epoch history and a summary of how training ended.
+    """
+    vocabulary_size = len(vocabulary["itos"])
+    if embedding_matrix.shape[0] != vocabulary_size:
+        raise ValueError(
+            f"embedding_matrix has {embedding_matrix.shape[0]} rows but the vocabulary has "
+            f"{vocabulary_size} words: rebuild both with `kedro run --pipeline=features`"
+        )
+    model_config = ModelConfig(
+        vocab_size=vocabulary_size,
+        embedding_dim=int(embedding_matrix.shape[1]),
+        padding_idx=int(vocabulary["pad_index"]),
+        **params["model"],
+    )
+    result: TrainingResult = train_model(
+        train_ids, valid_ids, embedding_matrix, model_config, _train_config(params)
+    )
+    if result.checkpoint is None:
+        raise TrainingStopped(
+            f"training stopped ({result.stop_reason}) before its first epoch ended: "
+            "there is no model to keep"
+        )
+    checkpoint = {
+        **result.checkpoint,
+        "vocabulary_size": vocabulary_size,
+        "max_length": params.get("max_length"),
+        "device": str(resolve_device(params.get("device", "auto"))),
+    }
+    summary = {
+        "stop_reason": result.stop_reason,
+        "best_epoch": result.best_epoch,
+        "best_valid_accuracy": result.best_valid_accuracy,
+        "epochs_run": len(result.history),
+    }
+    logger.info(
+        "Training %s after %d epochs; best epoch %s, validation accuracy %.4f",
+        result.stop_reason,
+        len(result.history),
+        result.best_epoch,
+        result.best_valid_accuracy,
+    )
+    return checkpoint, result.history, summary
+
+
+def check_training_completed(training_summary: dict[str, Any]) -> None:
+    """Fail the run after the best model and history were saved when training ended early."""
+    reason = training_summary["stop_reason"]
+    if reason == "interrupted":
+        raise TrainingStopped(
+            "training was interrupted: the best model so far (epoch "
+            f"{training_summary['best_epoch']}) and the history are saved; the run is failed"
+        )
+    if reason == "nan_loss":
+        raise TrainingStopped(
+            "the training loss became NaN or infinite: the best model so far (epoch "
+            f"{training_summary['best_epoch']}) is saved; lower the learning rate or check "
+            "the embedding matrix"
+        )
+
+
+def epoch_metric_histories(history: list[dict]) -> dict[str, list[dict[str, float]]]:
+    """Per-epoch metrics in kedro-mlflow's metric-history form, step = epoch."""
+    return {
+        name: [{"value": float(record[name]), "step": int(record["epoch"])} for record in history]
+        for name in EPOCH_METRICS
+        if history and name in history[0]
+    }
+
+
+def training_run_facts(
+    checkpoint: dict,
+    vocabulary: dict[str, Any],
+    glove_coverage: dict[str, Any],
+    training_summary: dict[str, Any],
+) -> dict[str, Any]:
+    """What the run was, known only at run time, for MLflow's parameter table."""
+    config = checkpoint["model_config"]
+    return {
+        "vocabulary_size": len(vocabulary["itos"]),
+        "glove_source": glove_coverage.get("source"),
+        "glove_dim": glove_coverage.get("dim"),
+        "embedding_dim": config["embedding_dim"],
+        "device": checkpoint.get("device"),
+        "best_epoch": training_summary["best_epoch"],
+        "stop_reason": training_summary["stop_reason"],
+    }
+
+
+def plot_training_curves(history: list[dict]) -> Figure:
+    """Loss and accuracy per epoch, train against validation."""
+    return training_curves_figure(history)
+
+
+def package_serving_model(
+    checkpoint: dict,
+    vocabulary: dict[str, Any],
+    tokenization_params: dict[str, Any],
+    training_params: dict[str, Any],
+) -> SentimentModel:
+    """The MLflow model: raw review text in, probability of positive out."""
+    return SentimentModel(
+        checkpoint=checkpoint,
+        vocabulary=vocabulary,
+        tokenization=tokenization_params,
+        max_length=training_params.get("max_length"),
+    )

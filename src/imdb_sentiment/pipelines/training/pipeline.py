@@ -1,0 +1,61 @@
+"""Training pipeline."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import (
+    check_training_completed,
+    epoch_metric_histories,
+    package_serving_model,
+    plot_training_curves,
+    train_sentiment_model,
+    training_run_facts,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                train_sentiment_model,
+                inputs=[
+                    "train_ids",
+                    "valid_ids",
+                    "embedding_matrix",
+                    "vocabulary",
+                    "params:training",
+                ],
+                outputs=["model", "training_history", "training_summary"],
+                name="train_sentiment_model",
+            ),
+            Node(
+                check_training_completed,
+                inputs="training_summary",
+                outputs=None,
+                name="check_training_completed",
+            ),
+            Node(
+                epoch_metric_histories,
+                inputs="training_history",
+                outputs="epoch_metrics",
+                name="log_epoch_metrics",
+            ),
+            Node(
+                training_run_facts,
+                inputs=["model", "vocabulary", "glove_coverage", "training_summary"],
+                outputs="training_run_facts",
+                name="log_training_run_facts",
+            ),
+            Node(
+                plot_training_curves,
+                inputs="training_history",
+                outputs="training_curves_plot",
+                name="plot_training_curves",
+            ),
+            Node(
+                package_serving_model,
+                inputs=["model", "vocabulary", "params:tokenization", "params:training"],
+                outputs="serving_model",
+                name="package_serving_model",
+            ),
+        ]
+    )

@@ -1,0 +1,97 @@
+"""The served model: an MLflow pyfunc that scores raw review text.
+
+Everything it needs travels inside it (weights, model settings, vocabulary, tokenizer settings),
+so ``mlflow.pyfunc.load_model(uri).predict(pd.DataFrame({"text": [...]}))`` needs no Kedro project.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+
+class SentimentModel(mlflow.pyfunc.PythonModel):
+    """Raw reviews in (a ``text`` column, or a list of strings); probability and label out."""
+
+    def __init__(
+        self,
+        checkpoint: dict,
+        vocabulary: dict[str, Any],
+        tokenization: dict[str, Any],
+        max_length: int | None = None,
+        threshold: float = 0.5,
+    ) -> None:
+        self.checkpoint = checkpoint
+        self.itos = list(vocabulary["itos"])
+        self.unk_index = int(vocabulary["unk_index"])
+        self.tokenization = {
+            key: tokenization[key] for key in ("spacy_model", "lowercase") if key in tokenization
+        }
+        self.max_length = max_length
+        self.threshold = threshold
+        self._network = None
+        self._stoi: dict[str, int] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_network"] = None
+        state["_stoi"] = None
+        return state
+
+    def load_context(self, context) -> None:  # noqa: ARG002 - MLflow's signature
+        self._prepare()
+
+    def _prepare(self) -> None:
+        from imdb_sentiment.model import load_model  # noqa: PLC0415 - torch only when serving
+
+        if self._network is None:
+            self._network = load_model(self.checkpoint, vocab_size=len(self.itos)).eval()
+            self._stoi = {word: index for index, word in enumerate(self.itos)}
+
+    def predict(self, context, model_input, params=None) -> pd.DataFrame:  # noqa: ARG002
+        """Columns ``probability`` (of positive) and ``label`` (1 positive, 0 negative)."""
+        from imdb_sentiment.evaluation import predict_probabilities  # noqa: PLC0415
+        from imdb_sentiment.sequences import EncodedReviews  # noqa: PLC0415
+        from imdb_sentiment.text import TokenizerConfig, tokenize  # noqa: PLC0415
+
+        texts = _texts_of(model_input)
+        self._prepare()
+        tokens = tokenize(texts, TokenizerConfig.from_params(self.tokenization))
+        encoded = EncodedReviews.from_lists(
+            [[self._stoi.get(token, self.unk_index) for token in review] for review in tokens],
+            labels=np.zeros(len(texts), dtype=np.int8),
+        )
+        probabilities = predict_probabilities(
+            self._network, encoded, device="cpu", max_length=self.max_length
+        )
+        return pd.DataFrame(
+            {
+                "probability": probabilities.astype(float),
+                "label": (probabilities >= self.threshold).astype(int),
+            }
+        )
+
+
+def _texts_of(model_input: Any) -> list[str]:
+    """The review texts of a DataFrame's ``text`` column (or its only column), or a list."""
+    if isinstance(model_input, pd.DataFrame):
+        if "text" in model_input.columns:
+            column = model_input["text"]
+        elif model_input.shape[1] == 1:
+            column = model_input.iloc[:, 0]
+        else:
+            raise ValueError(f"expected a 'text' column, got columns {list(model_input.columns)}")
+        texts = column.tolist()
+    elif isinstance(model_input, pd.Series | np.ndarray | list | tuple):
+        texts = list(model_input)
+    elif isinstance(model_input, str):
+        texts = [model_input]
+    else:
+        raise TypeError(f"expected review texts, got {type(model_input).__name__}")
+    for row, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"review {row} is {type(text).__name__}, not text")
+    return texts

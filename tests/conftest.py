@@ -1,0 +1,43 @@
+"""Shared fixtures: a throw-away copy of the project, so runs never touch the checkout."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+COPIED = ("conf", "pyproject.toml", ".telemetry", "data/01_raw/imdb_sample")
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+
+
+def copy_project(destination: Path) -> Path:
+    """The project's configuration and bundled sample in ``destination``, outputs empty."""
+    for relative in COPIED:
+        source = PROJECT_ROOT / relative
+        target = destination / relative
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("local"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    (destination / "conf" / "local").mkdir(exist_ok=True)
+    for layer in (
+        "02_intermediate",
+        "03_primary",
+        "04_feature",
+        "05_model_input",
+        "06_models",
+        "07_model_output",
+        "08_reporting",
+    ):
+        (destination / "data" / layer).mkdir(parents=True, exist_ok=True)
+    return destination
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    return copy_project(tmp_path / "project")

@@ -1,0 +1,62 @@
+"""Ctrl-C during training keeps the best model and history and marks the MLflow run failed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.kedro_runs import kedro_run, runs_of
+
+pytestmark = pytest.mark.slow
+
+
+def test_ctrl_c_keeps_best_model_and_fails_the_run(project_copy: Path) -> None:
+    kedro_run(project_copy, pipeline_names=["ingestion", "tokenization", "features"])
+    kedro = Path(sys.executable).with_name("kedro")
+    params = (
+        "training.epochs=500,training.patience=500,training.model.hidden_dim=8,"
+        "training.max_length=40,training.progress=false"
+    )
+    run = subprocess.Popen(
+        [str(kedro), "run", "--pipeline=training", f"--params={params}"],
+        cwd=project_copy,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    deadline = time.monotonic() + 240
+    try:
+        for line in run.stdout:
+            output.append(line)
+            if "epoch 2: train loss" in line:
+                run.send_signal(signal.SIGINT)
+                break
+            assert time.monotonic() < deadline, "training never reached epoch 2"
+        output.extend(run.stdout)
+        run.wait(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    log = "".join(output)
+    assert run.returncode != 0, log[-3000:]
+    assert "interrupted" in log
+
+    summary = json.loads((project_copy / "data/06_models/training_summary.json").read_text())
+    assert summary["stop_reason"] == "interrupted"
+    assert summary["best_epoch"] >= 1
+    (model_version,) = (project_copy / "data/06_models/model.pt").iterdir()
+    assert (model_version / "model.pt").stat().st_size > 0
+    (history_version,) = (project_copy / "data/06_models/training_history.json").iterdir()
+    history = json.loads((history_version / "training_history.json").read_text())
+    assert len(history) >= 2
+    failed = runs_of(project_copy)[-1]
+    assert failed.info.status in {"FAILED", "KILLED"}
