@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-COPIED = ("conf", "pyproject.toml", ".telemetry", "data/01_raw/imdb_sample")
+COPIED = ("src", "conf", "pyproject.toml", ".telemetry", "data/01_raw/imdb_sample")
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 
@@ -20,11 +20,17 @@ def copy_project(destination: Path) -> Path:
         source = PROJECT_ROOT / relative
         target = destination / relative
         if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("local"))
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("local", "__pycache__", "*.egg-info"))
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    (destination / "conf" / "local").mkdir(exist_ok=True)
+    local = destination / "conf" / "local"
+    local.mkdir(exist_ok=True)
+    # MLflow caches one store per tracking URI in a process: a relative `sqlite:///mlflow.db`
+    # would keep writing to the first copy's database, so each copy names its own absolutely.
+    (local / "mlflow.yml").write_text(
+        f"server:\n  mlflow_tracking_uri: sqlite:///{destination / 'mlflow.db'}\n"
+    )
     for layer in (
         "02_intermediate",
         "03_primary",

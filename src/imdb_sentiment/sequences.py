@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
+
+from imdb_sentiment.atomic import atomic_write
 
 
 @dataclass(frozen=True)
@@ -67,23 +67,15 @@ class EncodedReviews:
 
     def save_npz(self, path: str | os.PathLike, compressed: bool = True) -> None:
         """Write whole or not at all: a temporary file beside ``path``, then an atomic rename."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         writer = np.savez_compressed if compressed else np.savez
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                writer(
-                    handle,
-                    ids=self.ids,
-                    offsets=self.offsets,
-                    labels=self.labels,
-                    review_ids=self.review_ids,
-                )
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path) as handle:
+            writer(
+                handle,
+                ids=self.ids,
+                offsets=self.offsets,
+                labels=self.labels,
+                review_ids=self.review_ids,
+            )
 
     @classmethod
     def load_npz(cls, path: str | os.PathLike) -> EncodedReviews:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -15,6 +13,8 @@ from kedro.io.core import (
     Version,
     VersionNotFoundError,
 )
+
+from imdb_sentiment.atomic import atomic_write
 
 
 class TorchCheckpointDataset(AbstractVersionedDataset[dict, dict]):
@@ -58,17 +58,8 @@ class TorchCheckpointDataset(AbstractVersionedDataset[dict, dict]):
             raise DatasetError(f"{path}: not a readable torch checkpoint ({error})") from error
 
     def save(self, data: dict) -> None:
-        path = Path(self._get_save_path())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                torch.save(data, handle)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        self._invalidate_cache()
+        with atomic_write(self._get_save_path()) as handle:
+            torch.save(data, handle)
 
     def _exists(self) -> bool:
         try:

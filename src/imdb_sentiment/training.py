@@ -1,0 +1,366 @@
+"""Training loop: epochs, best-on-validation, early stopping, NaN and Ctrl-C handling.
+
+Torch + numpy only (tqdm is used when installed). Never sees the test split.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from imdb_sentiment.batching import bucket_batches, pad_batch, to_device
+from imdb_sentiment.model import ModelConfig, SentimentLSTM, model_checkpoint
+from imdb_sentiment.sequences import EncodedReviews
+
+try:  # optional: a progress bar per epoch
+    from tqdm.auto import tqdm
+except ImportError:  # pragma: no cover - exercised where tqdm is absent
+    tqdm = None
+
+logger = logging.getLogger(__name__)
+
+STOP_REASONS = ("completed", "early_stopping", "nan_loss", "interrupted")
+
+
+@dataclass
+class TrainConfig:
+    """Knobs of :func:`train_model`."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float | None = 5.0
+    patience: int = 3
+    device: str = "auto"
+    bf16: bool = True
+    seed: int = 42
+    max_length: int | None = None
+    pool_batches: int = 100
+    eval_batch_size: int = 256
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience", "pool_batches", "eval_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"TrainConfig.learning_rate must be > 0, got {self.learning_rate}")
+        if self.weight_decay < 0:
+            raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"TrainConfig.grad_clip must be > 0 or None, got {self.grad_clip}")
+        if self.max_length is not None and self.max_length < 1:
+            raise ValueError(f"TrainConfig.max_length must be >= 1 or None, got {self.max_length}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from parameters; unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown settings {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train_model` returns; ``checkpoint`` is None when no epoch completed."""
+
+    checkpoint: dict[str, Any] | None
+    history: list[dict[str, Any]]
+    best_epoch: int | None
+    best_valid_accuracy: float | None
+    stop_reason: str
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """``"auto"``: CUDA when available, else CPU. An unavailable explicit device raises."""
+    if isinstance(name, str) and name.strip().lower() == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name.strip().lower() if isinstance(name, str) else name)
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from error
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                f"device {name!r} was asked for but CUDA is not available (torch "
+                f"{torch.__version__}, CUDA build {torch.version.cuda}); set device to auto or cpu"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise RuntimeError(
+                f"device {name!r} was asked for but only {torch.cuda.device_count()} "
+                "CUDA device(s) exist"
+            )
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise RuntimeError(f"device {name!r} was asked for but MPS is not available")
+    elif device.type != "cpu":
+        raise ValueError(f"unsupported device {name!r}; use auto, cpu, cuda or cuda:N")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (CPU and every GPU)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def _autocast(device: torch.device, bf16: bool) -> torch.autocast:
+    """bf16 autocast on CUDA when asked; never on the CPU (slow and unneeded there)."""
+    return torch.autocast(
+        device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16(device, bf16)
+    )
+
+
+def use_bf16(device: torch.device, bf16: bool) -> bool:
+    return bool(bf16) and device.type == "cuda" and torch.cuda.is_bf16_supported()
+
+
+@torch.no_grad()
+def predict_logits(
+    model: SentimentLSTM,
+    encoded: EncodedReviews,
+    device: torch.device,
+    *,
+    batch_size: int = 256,
+    bf16: bool = True,
+    max_length: int | None = None,
+    batches: list[np.ndarray] | None = None,
+) -> np.ndarray:
+    """Float32 logits of every review, in the original order (eval mode, length-sorted batches).
+
+    ``model`` must already be on ``device``; its train/eval mode is restored afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    if batches is None:
+        batches = bucket_batches(encoded.lengths, batch_size)
+    logits = np.empty(len(encoded), dtype=np.float32)
+    pending: list[tuple[np.ndarray, torch.Tensor]] = []
+    try:
+        for indices in batches:
+            ids, lengths, _ = pad_batch(encoded, indices, max_length)
+            with _autocast(device, bf16):
+                out = model(to_device(ids, device), lengths)
+            pending.append((indices, out.float()))
+        for indices, out in pending:  # one synchronisation at the end, not one per batch
+            logits[indices] = out.cpu().numpy()
+    finally:
+        model.train(was_training)
+    return logits
+
+
+def _valid_loss_accuracy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    targets = torch.from_numpy(labels.astype(np.float32))
+    loss = nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(logits), targets)
+    accuracy = float(np.mean((logits >= 0) == (labels == 1)))
+    return float(loss), accuracy
+
+
+def _check_split(name: str, data: EncodedReviews) -> None:
+    if len(data) == 0:
+        raise ValueError(f"train_model: the {name} split has no reviews")
+    bad = ~np.isin(data.labels, (0, 1))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"train_model: {name} split review {int(data.review_ids[row])} (row {row}) has label "
+            f"{int(data.labels[row])}, labels must be 0 or 1"
+        )
+
+
+def train_model(  # noqa: PLR0917 (the signature the nodes call)
+    train: EncodedReviews,
+    valid: EncodedReviews,
+    embedding: np.ndarray,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainingResult:
+    """Train a :class:`SentimentLSTM` and keep the epoch with the best validation accuracy.
+
+    Stops after ``config.epochs``, after ``config.patience`` epochs without improvement, on a
+    non-finite loss, or on Ctrl-C (KeyboardInterrupt, also from ``on_epoch_end``); in every
+    case the best model so far is returned in ``checkpoint``.
+    """
+    _check_split("train", train)
+    _check_split("valid", valid)
+    device = resolve_device(config.device)
+    seed_everything(config.seed)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    model = SentimentLSTM(model_config, embedding).to(device)
+    optimizer = torch.optim.Adam(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=config.learning_rate,
+        weight_decay=config.weight_decay,
+    )
+    loss_fn = nn.BCEWithLogitsLoss()
+    rng = np.random.default_rng(config.seed)
+    valid_batches = bucket_batches(valid.lengths, config.eval_batch_size)
+    # On a GPU each .item() stalls the queue, so look at the running loss only now and then.
+    check_every = 1 if device.type == "cpu" else 25
+    show_progress = config.progress and tqdm is not None
+    logger.info(
+        "training on %s (bf16 %s): %d train, %d valid reviews, %d parameters",
+        device,
+        use_bf16(device, config.bf16),
+        len(train),
+        len(valid),
+        sum(p.numel() for p in model.parameters()),
+    )
+
+    history: list[dict[str, Any]] = []
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch: int | None = None
+    best_accuracy: float | None = None
+    stale_epochs = 0
+    stop_reason = "completed"
+    bar = None
+    try:
+        for epoch in range(1, config.epochs + 1):
+            started = time.perf_counter()
+            batches = bucket_batches(train.lengths, config.batch_size, rng, config.pool_batches)
+            model.train()
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device, dtype=torch.int64)
+            seen = 0
+            finite = True
+            if show_progress:
+                bar = tqdm(total=len(train), desc=f"epoch {epoch}/{config.epochs}", unit="rev")
+            for step, indices in enumerate(batches, start=1):
+                ids, lengths, labels = pad_batch(train, indices, config.max_length)
+                ids, labels = to_device(ids, device), to_device(labels, device)
+                with _autocast(device, config.bf16):
+                    logits = model(ids, lengths)
+                loss = loss_fn(logits.float(), labels)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.grad_clip is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                optimizer.step()
+                loss_sum += loss.detach() * len(indices)
+                correct += ((logits.detach() >= 0) == (labels >= 0.5)).sum()
+                seen += len(indices)
+                if step % check_every == 0 or step == len(batches):
+                    running = float(loss_sum) / seen
+                    if not math.isfinite(running):
+                        finite = False
+                        break
+                    if bar is not None:
+                        bar.update(seen - bar.n)
+                        bar.set_postfix(loss=f"{running:.4f}", acc=f"{int(correct) / seen:.4f}")
+            if bar is not None:
+                bar.close()
+                bar = None
+            if not finite:
+                stop_reason = "nan_loss"
+                logger.error(
+                    "epoch %d: the training loss became non-finite after %d reviews; stopping "
+                    "and keeping the best model so far (epoch %s); lower the learning rate or "
+                    "check the embedding matrix for inf/nan",
+                    epoch,
+                    seen,
+                    best_epoch,
+                )
+                break
+            train_seconds = time.perf_counter() - started
+            valid_logits = predict_logits(
+                model,
+                valid,
+                device,
+                bf16=config.bf16,
+                max_length=config.max_length,
+                batches=valid_batches,
+            )
+            valid_loss, valid_accuracy = _valid_loss_accuracy(valid_logits, valid.labels)
+            if not math.isfinite(valid_loss):
+                stop_reason = "nan_loss"
+                logger.error(
+                    "epoch %d: the validation loss is non-finite; stopping and keeping the best "
+                    "model so far (epoch %s)",
+                    epoch,
+                    best_epoch,
+                )
+                break
+            record = {
+                "epoch": epoch,
+                "train_loss": float(loss_sum) / seen,
+                "train_accuracy": int(correct) / seen,
+                "valid_loss": valid_loss,
+                "valid_accuracy": valid_accuracy,
+                "seconds": time.perf_counter() - started,
+                "train_reviews_per_second": seen / train_seconds,
+                "learning_rate": optimizer.param_groups[0]["lr"],
+            }
+            history.append(record)
+            logger.info(
+                "epoch %d: train loss %.4f acc %.4f | valid loss %.4f acc %.4f | %.1f s",
+                epoch,
+                record["train_loss"],
+                record["train_accuracy"],
+                valid_loss,
+                valid_accuracy,
+                record["seconds"],
+            )
+            if best_accuracy is None or valid_accuracy > best_accuracy:
+                best_accuracy, best_epoch, stale_epochs = valid_accuracy, epoch, 0
+                best_state = {
+                    k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
+                }
+            else:
+                stale_epochs += 1
+            if on_epoch_end is not None:
+                on_epoch_end(dict(record))
+            if stale_epochs >= config.patience:
+                stop_reason = "early_stopping"
+                logger.info(
+                    "no validation improvement for %d epochs; best epoch %d (accuracy %.4f)",
+                    stale_epochs,
+                    best_epoch,
+                    best_accuracy,
+                )
+                break
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+        logger.warning("training interrupted; keeping the best model so far (epoch %s)", best_epoch)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    checkpoint = None
+    if best_state is not None:
+        model.load_state_dict(best_state)
+        checkpoint = model_checkpoint(
+            model,
+            vocabulary_size=model_config.vocab_size,
+            best_epoch=best_epoch,
+            best_valid_accuracy=best_accuracy,
+            stop_reason=stop_reason,
+            train_config=config.to_dict(),
+        )
+    return TrainingResult(
+        checkpoint=checkpoint,
+        history=history,
+        best_epoch=best_epoch,
+        best_valid_accuracy=best_accuracy,
+        stop_reason=stop_reason,
+    )

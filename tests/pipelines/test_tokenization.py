@@ -1,0 +1,119 @@
+"""Tokenization nodes and pipeline with real spaCy; the parquet hand-off; the config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+from kedro_datasets.pandas import ParquetDataset
+
+from imdb_sentiment.pipelines.tokenization import create_pipeline
+from imdb_sentiment.pipelines.tokenization.nodes import tokenize_reviews, tokenize_train_reviews
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PARAMS = {"spacy_model": "blank:en", "lowercase": True, "n_workers": 1, "chunk_size": 2}
+
+
+def _reviews(texts: list[str], first_id: int = 100) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": np.arange(first_id, first_id + len(texts), dtype="int64"),
+            "text": texts,
+            "label": np.arange(len(texts), dtype="int64") % 2,
+        }
+    )
+
+
+def _as_lists(frame: pd.DataFrame) -> list[list[str]]:
+    return [list(tokens) for tokens in frame["tokens"]]
+
+
+def test_node_keeps_ids_labels_and_order() -> None:
+    reviews = _reviews(["Great film!<br />Loved it.", "Awful.", "", "Meh, it's OK"])
+    tokens = tokenize_train_reviews(reviews, PARAMS)
+    assert list(tokens.columns) == ["id", "label", "tokens"]
+    assert tokens["id"].tolist() == [100, 101, 102, 103]
+    assert tokens["label"].tolist() == [0, 1, 0, 1]
+    assert _as_lists(tokens) == [
+        ["great", "film", "!", "loved", "it", "."],
+        ["awful", "."],
+        [],
+        ["meh", ",", "it", "'s", "ok"],
+    ]
+
+
+def test_two_workers_give_the_same_table() -> None:
+    reviews = _reviews([f"Review {i}: it's <br />{'very ' * i}good!" for i in range(40)])
+    serial = tokenize_reviews(reviews, PARAMS, "train")
+    parallel = tokenize_reviews(reviews, {**PARAMS, "n_workers": 2, "chunk_size": 3}, "train")
+    assert _as_lists(parallel) == _as_lists(serial)
+    assert parallel["id"].tolist() == serial["id"].tolist()
+
+
+def test_missing_column_and_bad_text_name_the_split() -> None:
+    with pytest.raises(ValueError, match=r"valid_reviews: missing column\(s\) \['text'\]"):
+        tokenize_reviews(pd.DataFrame({"id": [1], "label": [0]}), PARAMS, "valid")
+    reviews = _reviews(["fine", "also fine"])
+    reviews["text"] = pd.Series(["fine", None], dtype=object)
+    with pytest.raises(TypeError, match=r"test_reviews: .* row 1 \(id 101\)"):
+        tokenize_reviews(reviews, PARAMS, "test")
+
+
+def test_tokens_survive_the_parquet_dataset(tmp_path: Path) -> None:
+    tokens = tokenize_train_reviews(_reviews(["A fine film.", "Bad!"]), PARAMS)
+    dataset = ParquetDataset(filepath=str(tmp_path / "train_tokens.parquet"))
+    dataset.save(tokens)
+    loaded = dataset.load()
+    assert _as_lists(loaded) == _as_lists(tokens)
+    assert loaded["id"].tolist() == tokens["id"].tolist()
+    # Plain pandas reads it back too (no Arrow-only pandas metadata in the file).
+    assert _as_lists(pd.read_parquet(tmp_path / "train_tokens.parquet")) == _as_lists(tokens)
+
+
+def test_pipeline_runs_every_split_with_sequential_runner() -> None:
+    splits = {
+        "train": _reviews(["Good movie.", "Bad movie!"]),
+        "valid": _reviews(["Fine."], first_id=7),
+        "test": _reviews(["Great<br />stuff", "Terrible", "So-so"], first_id=50),
+    }
+    outputs = [f"{split}_tokens" for split in splits]
+    catalog = DataCatalog(
+        datasets={
+            **{f"{split}_reviews": MemoryDataset(frame) for split, frame in splits.items()},
+            "params:tokenization": MemoryDataset(PARAMS),
+            **{name: MemoryDataset() for name in outputs},
+        }
+    )
+    pipeline = create_pipeline()
+    assert {node.name for node in pipeline.nodes} == {
+        "tokenize_train_reviews",
+        "tokenize_valid_reviews",
+        "tokenize_test_reviews",
+    }
+    SequentialRunner().run(pipeline, catalog)
+    results = {name: catalog.load(name) for name in outputs}
+    assert _as_lists(results["test_tokens"]) == [
+        ["great", "stuff"],
+        ["terrible"],
+        ["so", "-", "so"],
+    ]
+    assert results["valid_tokens"]["id"].tolist() == [7]
+    assert _as_lists(results["train_tokens"])[1] == ["bad", "movie", "!"]
+
+
+def test_parameters_and_catalog_files() -> None:
+    base = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_tokenization.yml").read_text())
+    full = yaml.safe_load((PROJECT_ROOT / "conf/full/parameters_tokenization.yml").read_text())
+    assert base["tokenization"]["lowercase"] is True
+    assert full["tokenization"]["lowercase"] is False  # torchtext Field's default, as the seed
+    assert base["tokenization"]["n_workers"] == 2
+    catalog = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog_tokenization.yml").read_text())
+    for split in ("train", "valid", "test"):
+        entry = catalog[f"{split}_tokens"]
+        assert entry["filepath"] == f"data/02_intermediate/{split}_tokens.parquet"
+        assert entry["metadata"]["kedro-viz"]["layer"] == "intermediate"

@@ -1,0 +1,195 @@
+"""train_model on a tiny learnable set: learning, determinism, early stopping, NaN, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from imdb_sentiment.evaluation import predict_probabilities
+from imdb_sentiment.model import ModelConfig, load_model
+from imdb_sentiment.sequences import EncodedReviews
+from imdb_sentiment.training import (
+    TrainConfig,
+    TrainingResult,
+    resolve_device,
+    train_model,
+)
+
+VOCAB, DIM = 20, 8
+POSITIVE, NEGATIVE, POISON = 2, 3, 19  # POISON never occurs in the generated reviews
+TIMING_KEYS = {"seconds", "train_reviews_per_second"}
+
+
+def synthetic(n: int, seed: int) -> EncodedReviews:
+    """Label 1 reviews contain token 2, label 0 reviews token 3, among random noise 4..18."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, size=n)
+    reviews = []
+    for label in labels:
+        noise = rng.integers(4, POISON, size=rng.integers(2, 12)).tolist()
+        noise.insert(int(rng.integers(0, len(noise) + 1)), POSITIVE if label else NEGATIVE)
+        reviews.append(noise)
+    return EncodedReviews.from_lists(reviews, labels)
+
+
+def embedding(seed: int = 0) -> np.ndarray:
+    matrix = np.random.default_rng(seed).normal(size=(VOCAB, DIM)).astype(np.float32)
+    matrix[0] = 0
+    return matrix
+
+
+MODEL = ModelConfig(
+    vocab_size=VOCAB, embedding_dim=DIM, hidden_dim=8, num_layers=1, dropout=0.1,
+    embedding_dropout=0.1, pooling="max_mean",
+)  # fmt: skip
+
+
+def config(**overrides) -> TrainConfig:
+    settings = {"epochs": 6, "batch_size": 16, "learning_rate": 0.02, "device": "cpu"}
+    return TrainConfig(**{**settings, "progress": False, **overrides})
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[EncodedReviews, EncodedReviews]:
+    return synthetic(240, seed=1), synthetic(80, seed=2)
+
+
+@pytest.fixture(scope="module")
+def trained(data) -> TrainingResult:
+    return train_model(*data, embedding(), MODEL, config(patience=10))
+
+
+def test_training_learns_and_records_each_epoch(trained, data):
+    history = trained.history
+    assert trained.stop_reason == "completed"
+    assert [r["epoch"] for r in history] == list(range(1, 7))
+    assert set(history[0]) == {
+        "epoch", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "seconds",
+        "train_reviews_per_second", "learning_rate",
+    }  # fmt: skip
+    assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
+    assert trained.best_valid_accuracy >= 0.95
+    assert trained.best_valid_accuracy == max(r["valid_accuracy"] for r in history)
+    assert history[trained.best_epoch - 1]["valid_accuracy"] == trained.best_valid_accuracy
+
+
+def test_checkpoint_holds_the_best_epoch(trained, data):
+    checkpoint = trained.checkpoint
+    assert checkpoint["best_epoch"] == trained.best_epoch
+    assert checkpoint["best_valid_accuracy"] == trained.best_valid_accuracy
+    assert checkpoint["model_config"] == MODEL.to_dict()
+    model = load_model(checkpoint, vocab_size=VOCAB)
+    valid = data[1]
+    probabilities = predict_probabilities(model, valid, device="cpu")
+    accuracy = np.mean((probabilities >= 0.5) == (valid.labels == 1))
+    assert accuracy == pytest.approx(trained.best_valid_accuracy)
+
+
+def test_same_seed_gives_identical_history_and_weights(trained, data):
+    again = train_model(*data, embedding(), MODEL, config(patience=10))
+
+    def strip(history):
+        return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in history]
+
+    assert strip(again.history) == strip(trained.history)
+    for name, tensor in trained.checkpoint["state_dict"].items():
+        assert torch.equal(again.checkpoint["state_dict"][name], tensor), name
+    other = train_model(*data, embedding(), MODEL, config(epochs=1, seed=7))
+    assert strip(other.history)[0] != strip(trained.history)[0]
+
+
+def test_early_stopping_after_patience_epochs_without_improvement(data):
+    # A vanishing learning rate cannot change the validation accuracy.
+    result = train_model(
+        *data, embedding(), MODEL, config(learning_rate=1e-12, patience=2, progress=True)
+    )
+    assert result.stop_reason == "early_stopping"
+    assert len(result.history) == 3
+    assert result.best_epoch == 1
+    assert result.checkpoint["best_epoch"] == 1
+
+
+def test_non_finite_loss_in_the_first_epoch_returns_no_checkpoint(data):
+    matrix = embedding()
+    matrix[POSITIVE] = np.inf
+    result = train_model(*data, matrix, MODEL, config())
+    assert result.stop_reason == "nan_loss"
+    assert result.history == []
+    assert result.checkpoint is None and result.best_epoch is None
+
+
+def test_non_finite_loss_later_keeps_the_best_model_so_far(data):
+    train = synthetic(240, seed=1)  # own copy: the callback edits it
+    matrix = embedding()
+    matrix[POISON] = np.inf  # unused until the callback puts it into the training reviews
+
+    def poison(record):
+        if record["epoch"] == 2:
+            train.ids[::3] = POISON
+
+    result = train_model(train, data[1], matrix, MODEL, config(), on_epoch_end=poison)
+    assert result.stop_reason == "nan_loss"
+    assert len(result.history) == 2
+    assert result.best_epoch in (1, 2)
+    state = result.checkpoint["state_dict"]
+    assert all(torch.isfinite(v.float()).all() for k, v in state.items() if "embedding" not in k)
+
+
+def test_interrupt_from_the_callback_keeps_the_best_model(data):
+    def stop(record):
+        if record["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    result = train_model(*data, embedding(), MODEL, config(), on_epoch_end=stop)
+    assert result.stop_reason == "interrupted"
+    assert len(result.history) == 2
+    assert result.checkpoint is not None
+    assert result.checkpoint["best_epoch"] == result.best_epoch
+
+
+def test_ctrl_c_during_an_epoch_is_caught(data):
+    # A real SIGINT, sent while epoch 2 runs: Python raises KeyboardInterrupt wherever it is.
+    def interrupt_soon(record):
+        if record["epoch"] == 1:
+            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+    big = synthetic(1000, seed=3)
+    result = train_model(big, data[1], embedding(), MODEL, config(epochs=50), interrupt_soon)
+    assert result.stop_reason == "interrupted"
+    assert 1 <= len(result.history) < 50
+    assert result.checkpoint is not None
+
+
+def test_devices():
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("CPU") == torch.device("cpu")
+    with pytest.raises(ValueError, match="unknown device"):
+        resolve_device("gpu-please")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_explicit_cuda_without_cuda_is_an_error_not_a_fallback(data):
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        resolve_device("cuda")
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        resolve_device("cuda:1")
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        train_model(*data, embedding(), MODEL, config(device="cuda"))
+
+
+def test_bad_inputs_are_clear_errors(data):
+    with pytest.raises(ValueError, match="batch_size"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match="unknown settings"):
+        TrainConfig.from_dict({"epochs": 2, "lr": 0.1})
+    empty = EncodedReviews.from_lists([], [])
+    with pytest.raises(ValueError, match="valid split has no reviews"):
+        train_model(data[0], empty, embedding(), MODEL, config())
+    bad = EncodedReviews.from_lists([[4], [5]], [1, 2], review_ids=[10, 11])
+    with pytest.raises(ValueError, match="review 11 .*label 2"):
+        train_model(bad, data[1], embedding(), MODEL, config())
