@@ -20,7 +20,9 @@ def copy_project(destination: Path) -> Path:
         source = PROJECT_ROOT / relative
         target = destination / relative
         if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("local", "__pycache__", "*.egg-info"))
+            shutil.copytree(
+                source, target, ignore=shutil.ignore_patterns("local", "__pycache__", "*.egg-info")
+            )
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)

@@ -10,7 +10,7 @@ import torch
 
 from imdb_sentiment.model import SentimentLSTM
 from imdb_sentiment.sequences import EncodedReviews
-from imdb_sentiment.training import predict_logits, resolve_device
+from imdb_sentiment.training import predict_logits, resolve_device, tune_backend
 
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 LOG_LOSS_EPS = 1e-7
@@ -29,6 +29,7 @@ def predict_probabilities(  # noqa: PLR0917 (the signature the nodes call)
     Moves ``model`` to ``device``; runs in eval mode without gradients.
     """
     target = resolve_device(device)
+    tune_backend(target)
     model.to(target)
     logits = predict_logits(
         model, encoded, target, batch_size=batch_size, bf16=bf16, max_length=max_length

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,12 +10,14 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from imdb_sentiment.dict_settings import DictSettings
+
 CHECKPOINT_FORMAT = "imdb-sentiment-bilstm/1"
 POOLINGS = ("last", "max", "mean", "max_mean")
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(DictSettings):
     """Shape and regularisation of :class:`SentimentLSTM`; stored in every checkpoint."""
 
     vocab_size: int
@@ -57,18 +59,6 @@ class ModelConfig:
         """Width of the pooled representation fed to the output layer."""
         width = self.hidden_dim * self.directions
         return 2 * width if self.pooling == "max_mean" else width
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Build from a plain dict (parameters, checkpoints); unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"ModelConfig: unknown settings {unknown}; known: {sorted(known)}")
-        return cls(**data)
 
 
 class SentimentLSTM(nn.Module):

@@ -77,6 +77,8 @@ class SentimentModel(mlflow.pyfunc.PythonModel):
 
 def _texts_of(model_input: Any) -> list[str]:
     """The review texts of a DataFrame's ``text`` column (or its only column), or a list."""
+    if isinstance(model_input, dict):
+        model_input = pd.DataFrame(model_input)
     if isinstance(model_input, pd.DataFrame):
         if "text" in model_input.columns:
             column = model_input["text"]

@@ -10,7 +10,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from imdb_sentiment.batching import bucket_batches, pad_batch, to_device
+from imdb_sentiment.dict_settings import DictSettings
 from imdb_sentiment.model import ModelConfig, SentimentLSTM, model_checkpoint
 from imdb_sentiment.sequences import EncodedReviews
 
@@ -32,7 +33,7 @@ STOP_REASONS = ("completed", "early_stopping", "nan_loss", "interrupted")
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(DictSettings):
     """Knobs of :func:`train_model`."""
 
     epochs: int = 10
@@ -62,18 +63,6 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.grad_clip must be > 0 or None, got {self.grad_clip}")
         if self.max_length is not None and self.max_length < 1:
             raise ValueError(f"TrainConfig.max_length must be >= 1 or None, got {self.max_length}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Build from parameters; unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"TrainConfig: unknown settings {unknown}; known: {sorted(known)}")
-        return cls(**data)
 
 
 @dataclass
@@ -112,6 +101,19 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     elif device.type != "cpu":
         raise ValueError(f"unsupported device {name!r}; use auto, cpu, cuda or cuda:N")
     return device
+
+
+def tune_backend(device: torch.device) -> None:
+    """Process-wide speed settings for ``device``.
+
+    CUDA: let cuDNN pick the fastest LSTM kernels. CPU: flush denormal floats to zero; the
+    LSTM's small gradients otherwise hit the CPU's slow denormal path (measured here: a 64x182
+    batch's forward and backward took 6 s instead of 1 s).
+    """
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    elif device.type == "cpu":
+        torch.set_flush_denormal(True)
 
 
 def seed_everything(seed: int) -> None:
@@ -205,8 +207,7 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     _check_split("valid", valid)
     device = resolve_device(config.device)
     seed_everything(config.seed)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+    tune_backend(device)
     model = SentimentLSTM(model_config, embedding).to(device)
     optimizer = torch.optim.Adam(
         [p for p in model.parameters() if p.requires_grad],

@@ -23,11 +23,6 @@ class TrainingStopped(RuntimeError):
     """Training ended early (interrupted or diverged); what it had is saved, the run failed."""
 
 
-def _train_config(params: dict[str, Any]) -> TrainConfig:
-    keys = TrainConfig.__dataclass_fields__.keys()
-    return TrainConfig(**{key: value for key, value in params.items() if key in keys})
-
-
 def train_sentiment_model(
     train_ids: EncodedReviews,
     valid_ids: EncodedReviews,
@@ -45,14 +40,17 @@ def train_sentiment_model(
             f"embedding_matrix has {embedding_matrix.shape[0]} rows but the vocabulary has "
             f"{vocabulary_size} words: rebuild both with `kedro run --pipeline=features`"
         )
-    model_config = ModelConfig(
-        vocab_size=vocabulary_size,
-        embedding_dim=int(embedding_matrix.shape[1]),
-        padding_idx=int(vocabulary["pad_index"]),
-        **params["model"],
+    model_config = ModelConfig.from_dict(
+        {
+            **params["model"],
+            "vocab_size": vocabulary_size,
+            "embedding_dim": int(embedding_matrix.shape[1]),
+            "padding_idx": int(vocabulary["pad_index"]),
+        }
     )
+    train_config = TrainConfig.from_dict({k: v for k, v in params.items() if k != "model"})
     result: TrainingResult = train_model(
-        train_ids, valid_ids, embedding_matrix, model_config, _train_config(params)
+        train_ids, valid_ids, embedding_matrix, model_config, train_config
     )
     if result.checkpoint is None:
         raise TrainingStopped(
@@ -62,8 +60,8 @@ def train_sentiment_model(
     checkpoint = {
         **result.checkpoint,
         "vocabulary_size": vocabulary_size,
-        "max_length": params.get("max_length"),
-        "device": str(resolve_device(params.get("device", "auto"))),
+        "max_length": train_config.max_length,
+        "device": str(resolve_device(train_config.device)),
     }
     summary = {
         "stop_reason": result.stop_reason,

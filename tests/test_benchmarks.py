@@ -1,0 +1,212 @@
+"""The benchmarks: the seed's reference recipe, the device check on the CPU, the features copy."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import device_check  # noqa: E402
+import make_device_features  # noqa: E402
+import seed_reference  # noqa: E402
+
+from imdb_sentiment.glove import load_package_vectors  # noqa: E402
+from imdb_sentiment.model import SentimentLSTM  # noqa: E402
+from imdb_sentiment.pipelines.features.nodes import (  # noqa: E402
+    build_embedding_matrix,
+    build_vocabulary,
+    encode_reviews,
+)
+from imdb_sentiment.text import TokenizerConfig, tokenize  # noqa: E402
+
+SAMPLE = ROOT / "data" / "01_raw" / "imdb_sample"
+MAX_CHARS = 400  # reviews cut short so that CPU steps take milliseconds
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One thread: two OpenMP threads on a busy two-core machine stall for seconds per step."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _tokens(frame: pd.DataFrame) -> pd.DataFrame:
+    texts = [text[:MAX_CHARS] for text in frame["text"]]
+    return pd.DataFrame(
+        {
+            "id": frame["id"].to_numpy(dtype="int64"),
+            "label": frame["label"].to_numpy(dtype="int64"),
+            "tokens": tokenize(texts, TokenizerConfig(lowercase=False)),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def features(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Small real features (bundled sample text, spaCy, GloVe 50d) in the model-input layout."""
+    train = pd.read_parquet(SAMPLE / "train.parquet").sample(n=240, random_state=0)
+    test = pd.read_parquet(SAMPLE / "test.parquet").sample(n=90, random_state=0)
+    splits = {"train": train.iloc[:200], "valid": train.iloc[200:], "test": test}
+    tokens = {name: _tokens(frame) for name, frame in splits.items()}
+    vocabulary = build_vocabulary(tokens["train"], {"max_size": 2000, "min_freq": 1})
+    matrix, _ = build_embedding_matrix(
+        vocabulary, load_package_vectors(), tokens["train"], {"unknown_init": "zeros"}
+    )
+    folder = tmp_path_factory.mktemp("model_input")
+    np.save(folder / "embedding_matrix.npy", matrix)
+    for name, table in tokens.items():
+        encode_reviews(table, vocabulary, name).save_npz(folder / f"{name}_ids.npz")
+    return folder
+
+
+def test_bucket_iterator_yields_every_review_once_in_length_sorted_pools() -> None:
+    lengths = np.random.default_rng(1).integers(1, 500, size=7_345)
+    batches = seed_reference.bucket_iterator_batches(
+        lengths, 30, train=True, shuffler=random.Random(0)
+    )
+    flat = [i for batch in batches for i in batch]
+    assert sorted(flat) == list(range(len(lengths)))
+    assert all(1 <= len(b) <= 30 for b in batches)
+    # Each pool of 100 batches (3,000 reviews) is sorted by length, then its batches shuffled:
+    # so batches never overlap in length within a pool, and the order is not the sorted one.
+    first_pool = batches[:100]
+    spans = sorted((min(lengths[b]), max(lengths[b])) for b in first_pool)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert [min(lengths[b]) for b in first_pool] != sorted(min(lengths[b]) for b in first_pool)
+    # Another epoch with the same shuffler differs; evaluation is fully sorted.
+    again = seed_reference.bucket_iterator_batches(
+        lengths, 30, train=True, shuffler=random.Random(0)
+    )
+    assert again == batches
+    evaluation = seed_reference.bucket_iterator_batches(lengths, 30, train=False)
+    ordered = [i for batch in evaluation for i in batch]
+    assert sorted(ordered) == list(range(len(lengths)))
+    assert list(lengths[ordered]) == sorted(lengths)
+
+
+def test_seed_model_matches_ours_in_size_and_output_shape(features: Path) -> None:
+    data = device_check.load_features(features)
+    matrix = data["embedding"]
+    ours = SentimentLSTM(device_check.full_model_config(matrix), matrix)
+    theirs = seed_reference.build_seed_model(matrix, torch.device("cpu"))
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(theirs) == count(ours)
+    assert theirs.rnn.num_layers == 2 and theirs.rnn.bidirectional and theirs.rnn.hidden_size == 256
+    assert not theirs.rnn.batch_first and theirs.embedding.padding_idx is None
+    # The seed's vocabulary layout: <unk> = 0, <pad> = 1 (ours: <pad> = 0, <unk> = 1).
+    weights = theirs.embedding.weight.detach()
+    assert torch.equal(weights[seed_reference.SEED_PAD], torch.from_numpy(matrix[0]))
+    assert torch.equal(weights[2:], torch.from_numpy(matrix[2:]))
+    batcher = seed_reference.SeedBatcher.from_encoded(data["train"], matrix.shape[0])
+    text, label = batcher([0, 5, 9], torch.device("cpu"))
+    longest = int(data["train"].lengths[[0, 5, 9]].max())
+    assert text.shape == (longest, 3) and label.shape == (3,)
+    assert text[:, 0].tolist()[: data["train"].lengths[0]] == [
+        {0: 1, 1: 0}.get(i, i) for i in data["train"].review(0).tolist()
+    ]
+    theirs.eval()
+    assert theirs(text).shape == (3, 1)
+
+
+def test_device_check_runs_on_cpu_and_writes_every_figure(features: Path, tmp_path: Path) -> None:
+    out = tmp_path / "figures" / "device_check.json"
+    result = device_check.main(
+        [
+            "--features", str(features), "--device", "cpu", "--max-batches", "2",
+            "--epochs", "2", "--seed-epochs", "1", "--batch-size", "8",
+            "--eval-batch-size", "16", "--threads", "1", "--out", str(out),
+        ]
+    )  # fmt: skip
+    saved = json.loads(out.read_text())
+    assert saved["summary"] == json.loads(json.dumps(result["summary"]))
+    ours, theirs = saved["ours"]["epochs"], saved["seed"]["epochs"]
+    assert [r["epoch"] for r in ours] == [1, 2] and [r["epoch"] for r in theirs] == [1]
+    assert ours[0]["batches"] == 2 and ours[0]["reviews"] == 16
+    assert theirs[0]["batches"] == 2 and theirs[0]["reviews"] == 60
+    for record in ours + theirs:
+        assert record["seconds"] > 0 and record["reviews_per_s"] > 0
+        assert 0.0 <= record["test_accuracy"] <= 1.0
+        assert record["test_eval_reviews"] == 32
+    assert all(0.0 <= r["valid_accuracy"] <= 1.0 for r in ours)
+    assert saved["parameters"]["ours"] == saved["parameters"]["seed"]
+    lengths = [
+        np.diff(np.load(features / f"{s}_ids.npz")["offsets"]) for s in ("train", "valid", "test")
+    ]
+    assert saved["max_review_length"] == max(int(x.max()) for x in lengths)
+    train_test_max = max(int(lengths[0].max()), int(lengths[2].max()))
+    for name in ("ours", "seed"):
+        assert saved["longest_batch"][name]["ok"] is True
+        assert saved["longest_batch"][name]["padded_length"] == train_test_max
+    assert saved["summary"]["train_speedup"] > 0
+    assert "targets" not in saved["summary"]  # cut-short CPU runs claim no targets
+
+
+def test_device_check_stops_epochs_at_the_time_budget(features: Path, tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    result = device_check.main(
+        [
+            "--features", str(features), "--device", "cpu", "--max-batches", "1",
+            "--epochs", "5", "--seed-epochs", "1", "--batch-size", "4",
+            "--eval-batch-size", "8", "--time-budget", "0", "--threads", "1",
+            "--out", str(out),
+        ]
+    )  # fmt: skip
+    # The first epoch of each recipe always runs, later ones not.
+    assert len(result["ours"]["epochs"]) == 1 and len(result["seed"]["epochs"]) == 1
+    assert any("ours epoch 2" in item for item in result["skipped"])
+
+
+def test_device_check_names_missing_feature_files(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="train_ids.npz"):
+        device_check.load_features(tmp_path)
+
+
+def test_make_device_features_copies_compactly_and_checks_ids(
+    features: Path, tmp_path: Path
+) -> None:
+    sizes = make_device_features.make_features(features, tmp_path / "dev")
+    assert set(sizes) == set(device_check.FEATURE_FILES)
+    copied = np.load(tmp_path / "dev" / "train_ids.npz")
+    original = np.load(features / "train_ids.npz")
+    assert copied["ids"].dtype == np.uint16
+    assert np.array_equal(copied["ids"], original["ids"])
+    assert np.array_equal(copied["offsets"], original["offsets"])
+    with pytest.raises(ValueError, match="MiB"):
+        make_device_features.make_features(features, tmp_path / "small", max_mib=0.001)
+    matrix = np.load(features / "embedding_matrix.npy")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in device_check.FEATURE_FILES:
+        (broken / name).write_bytes((features / name).read_bytes())
+    np.save(broken / "embedding_matrix.npy", matrix[:3])
+    with pytest.raises(ValueError, match="outside the embedding matrix"):
+        make_device_features.make_features(broken, tmp_path / "out")
+
+
+def test_device_check_full_epochs_include_the_package_cross_check(
+    features: Path, tmp_path: Path
+) -> None:
+    result = device_check.main(
+        [
+            "--features", str(features), "--device", "cpu", "--epochs", "1",
+            "--seed-epochs", "1", "--batch-size", "32", "--longest-batch", "0",
+            "--threads", "1", "--out", str(tmp_path / "full.json"),
+        ]
+    )  # fmt: skip
+    assert result["ours"]["epochs"][0]["reviews"] == 200
+    assert result["seed"]["epochs"][0]["reviews"] == 200
+    assert result["ours"]["epochs"][0]["test_eval_reviews"] == 90
+    package = result["package_train_model"]
+    assert package["stop_reason"] == "completed" and package["train_reviews_per_second"] > 0
+    assert result["longest_batch"] == {}
