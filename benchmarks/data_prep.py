@@ -5,7 +5,7 @@ builds the vocabulary from train and encodes both splits, as the tokenization an
 pipelines do (in memory, without their parquet hand-off). Target: <= 20 s wall, <= 3 GB peak
 RSS of the process tree on a 2-core machine.
 
-    python benchmarks/data_prep.py [--data-dir /work/shared/data/imdb] [--n-workers 2]
+    python benchmarks/data_prep.py [--data-dir ../shared/data/imdb] [--n-workers 2]
 """
 
 from __future__ import annotations
@@ -26,7 +26,11 @@ import pyarrow as pa
 from imdb_sentiment.pipelines.features.nodes import build_vocabulary, encode_reviews
 from imdb_sentiment.text import BREAK_TAG, TokenizerConfig, load_tokenizer, tokenize_to_arrow
 
-DEFAULT_DATA_DIR = Path(os.environ.get("IMDB_PARQUET_DIR", "/work/shared/data/imdb"))
+DEFAULT_DATA_DIR = Path(
+    os.environ.get(
+        "IMDB_PARQUET_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data" / "imdb")
+    )
+)
 SPLITS = ("train", "test")
 TARGET_SECONDS = 20.0
 TARGET_PEAK_BYTES = 3 * 1024**3

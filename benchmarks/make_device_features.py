@@ -1,6 +1,6 @@
 """Copy the project's model inputs into a small folder for the GPU check, and verify them.
 
-After ``kedro run --env=full --params imdb_source=/work/shared/data/imdb`` (through the features
+After ``kedro run --env=full --params imdb_source=../shared/data/imdb`` (through the features
 pipeline) the inputs are ``data/05_model_input/{train,valid,test}_ids.npz`` and
 ``embedding_matrix.npy``. This re-saves the ids compressed (as uint16 when the vocabulary
 fits), copies the matrix, checks that they load and agree, and that the folder stays small
@@ -56,7 +56,7 @@ def make_features(
     if missing:
         raise FileNotFoundError(
             f"{source}: missing {missing}; run `kedro run --env=full --params "
-            "imdb_source=/work/shared/data/imdb` (through the features pipeline) first"
+            "imdb_source=../shared/data/imdb` (through the features pipeline) first"
         )
     matrix = np.load(source / "embedding_matrix.npy", allow_pickle=False)
     if matrix.ndim != 2 or matrix.dtype != np.float32:

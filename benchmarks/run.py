@@ -240,7 +240,11 @@ def table(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--data-dir", default=os.environ.get("IMDB_PARQUET_DIR", "/work/shared/data/imdb")
+        "--data-dir",
+        default=os.environ.get(
+            "IMDB_PARQUET_DIR",
+            str(Path(__file__).resolve().parents[2] / "shared" / "data" / "imdb"),
+        ),
     )
     parser.add_argument("--features", default=str(DEFAULT_FEATURES))
     parser.add_argument("--out", default=str(DEFAULT_OUT))

@@ -1,6 +1,6 @@
 """REFERENCE ONLY: the seed tutorial's recipe, reimplemented to be measured beside ours.
 
-The seed (``/work/shared/seed/lstm-imdb-tutorial.txt``) used torchtext's legacy API:
+The seed (``../shared/seed/lstm-imdb-tutorial.txt``) used torchtext's legacy API:
 ``Field(tokenize="spacy")``, ``build_vocab(max_size=10000, vectors="glove.6B.100d")``,
 ``BucketIterator.splits(batch_size=30)`` and an ``RNN`` module (embedding -> dropout ->
 2-layer BiLSTM 256, seq-first, not packed -> last hidden states of both directions ->

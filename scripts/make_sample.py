@@ -1,6 +1,6 @@
 """Draw the bundled IMDB sample: a stratified, seeded subset in the Hub's parquet schema.
 
-    .venv/bin/python scripts/make_sample.py --source /work/shared/data/imdb
+    .venv/bin/python scripts/make_sample.py --source ../shared/data/imdb
 
 writes ``data/01_raw/imdb_sample/{train,test}.parquet`` (columns ``id``, ``text``, ``label``;
 zstd) with balanced classes. ``--source`` takes anything ``IMDBSourceDataset`` reads (a parquet
@@ -56,7 +56,9 @@ def write_parquet(table: pd.DataFrame, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, draw both samples, write them, report sizes."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", default="/work/shared/data/imdb")
+    parser.add_argument(
+        "--source", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "imdb")
+    )
     parser.add_argument("--out", type=Path, default=Path("data/01_raw/imdb_sample"))
     parser.add_argument("--train-size", type=int, default=4500)
     parser.add_argument("--test-size", type=int, default=2000)
