@@ -57,6 +57,7 @@ from imdb_sentiment.training import (  # noqa: E402
     resolve_device,
     seed_everything,
     train_model,
+    train_one_epoch,
     tune_backend,
     use_bf16,
 )
@@ -194,6 +195,15 @@ class Ours:
         self.loss_fn = nn.BCEWithLogitsLoss()
         self.rng = np.random.default_rng(args.seed)
         self.bf16 = use_bf16(device, not args.no_bf16)
+        self.config = TrainConfig(
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            grad_clip=GRAD_CLIP,
+            device=str(device),
+            bf16=not args.no_bf16,
+            seed=args.seed,
+            progress=False,
+        )
         self.epoch = 0
 
     def _autocast(self) -> torch.autocast:
@@ -206,28 +216,20 @@ class Ours:
         self.epoch += 1
         batches = bucket_batches(train.lengths, args.batch_size, self.rng, 100)
         batches = batches[: args.max_batches] if args.max_batches else batches
-        check_every = 1 if device.type == "cpu" else 25
-        self.model.train()
         _reset_peak(device)
         _sync(device)
         started = time.perf_counter()
-        loss_sum = torch.zeros((), device=device)
-        seen = 0
-        for step, indices in enumerate(batches, start=1):
-            ids, lengths, labels = pad_batch(train, indices)
-            ids, labels = to_device(ids, device), to_device(labels, device)
-            with self._autocast():
-                logits = self.model(ids, lengths)
-            loss = self.loss_fn(logits.float(), labels)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(self.model.parameters(), GRAD_CLIP)
-            self.optimizer.step()
-            loss_sum += loss.detach() * len(indices)
-            seen += len(indices)
-            if step % check_every == 0:
-                float(loss_sum)  # train_model looks at the running loss this often
-        train_loss = float(loss_sum) / seen
+        totals = train_one_epoch(
+            self.model,
+            self.optimizer,
+            self.loss_fn,
+            train,
+            batches,
+            device=device,
+            config=self.config,
+        )
+        seen = totals.seen
+        train_loss = totals.loss_sum / seen
         _sync(device)
         seconds = time.perf_counter() - started
         record: dict[str, Any] = {

@@ -37,9 +37,15 @@ for _path in (str(ROOT / "src"), str(BENCH_DIR)):
 import device_check  # noqa: E402
 import seed_reference as seed  # noqa: E402
 
-from imdb_sentiment.batching import bucket_batches, pad_batch  # noqa: E402
+from imdb_sentiment.batching import bucket_batches  # noqa: E402
 from imdb_sentiment.model import SentimentLSTM  # noqa: E402
-from imdb_sentiment.training import predict_logits, seed_everything, tune_backend  # noqa: E402
+from imdb_sentiment.training import (  # noqa: E402
+    TrainConfig,
+    predict_logits,
+    seed_everything,
+    train_one_epoch,
+    tune_backend,
+)
 
 DEFAULT_FEATURES = ROOT / ".device" / "features"
 DEFAULT_OUT = ROOT / "data" / "08_reporting" / "benchmarks_cpu.json"
@@ -89,14 +95,10 @@ def train_throughput(data: dict[str, Any], batches: int, batch_size: int) -> dic
     loss_fn = nn.BCEWithLogitsLoss()
     ours.train()
 
+    config = TrainConfig(batch_size=batch_size, grad_clip=device_check.GRAD_CLIP, device="cpu")
+
     def our_step(indices: np.ndarray) -> None:
-        ids, lengths, labels = pad_batch(train, indices)
-        loss = loss_fn(ours(ids, lengths).float(), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(ours.parameters(), device_check.GRAD_CLIP)
-        optimizer.step()
-        float(loss.detach())  # the package looks at the loss (a sync on a GPU)
+        train_one_epoch(ours, optimizer, loss_fn, train, [indices], device=device, config=config)
 
     torch.manual_seed(seed.TORCH_SEED)
     theirs = seed.build_seed_model(matrix, device)

@@ -189,6 +189,60 @@ def _check_split(name: str, data: EncodedReviews) -> None:
         )
 
 
+@dataclass
+class EpochTotals:
+    """What one pass over the training batches added up."""
+
+    loss_sum: float
+    correct: int
+    seen: int
+    finite: bool  # False: the running loss became NaN or infinite and the pass stopped there
+
+
+def train_one_epoch(
+    model: SentimentLSTM,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: nn.Module,
+    train: EncodedReviews,
+    batches: list[np.ndarray],
+    *,
+    device: torch.device,
+    config: TrainConfig,
+    bar: Any = None,
+) -> EpochTotals:
+    """One optimiser step per batch: pad, copy, forward (bf16 autocast on CUDA), clip, step.
+
+    The running loss is read back (a host sync) every batch on the CPU and every 25 on a GPU.
+    """
+    check_every = 1 if device.type == "cpu" else 25
+    model.train()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    seen = 0
+    for step, indices in enumerate(batches, start=1):
+        ids, lengths, labels = pad_batch(train, indices, config.max_length)
+        ids, labels = to_device(ids, device), to_device(labels, device)
+        with _autocast(device, config.bf16):
+            logits = model(ids, lengths)
+        loss = loss_fn(logits.float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        loss_sum += loss.detach() * len(indices)
+        correct += ((logits.detach() >= 0) == (labels >= 0.5)).sum()
+        seen += len(indices)
+        if step % check_every == 0 or step == len(batches):
+            running = float(loss_sum) / seen
+            if not math.isfinite(running):
+                return EpochTotals(float(loss_sum), int(correct), seen, finite=False)
+            if bar is not None:
+                bar.update(seen - bar.n)
+                bar.set_postfix(loss=f"{running:.4f}", acc=f"{int(correct) / seen:.4f}")
+    return EpochTotals(float(loss_sum), int(correct), seen, finite=True)
+
+
 def train_model(  # noqa: PLR0917 (the signature the nodes call)
     train: EncodedReviews,
     valid: EncodedReviews,
@@ -218,7 +272,6 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     rng = np.random.default_rng(config.seed)
     valid_batches = bucket_batches(valid.lengths, config.eval_batch_size)
     # On a GPU each .item() stalls the queue, so look at the running loss only now and then.
-    check_every = 1 if device.type == "cpu" else 25
     show_progress = config.progress and tqdm is not None
     logger.info(
         "training on %s (bf16 %s): %d train, %d valid reviews, %d parameters",
@@ -240,46 +293,22 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
         for epoch in range(1, config.epochs + 1):
             started = time.perf_counter()
             batches = bucket_batches(train.lengths, config.batch_size, rng, config.pool_batches)
-            model.train()
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device, dtype=torch.int64)
-            seen = 0
-            finite = True
             if show_progress:
                 bar = tqdm(total=len(train), desc=f"epoch {epoch}/{config.epochs}", unit="rev")
-            for step, indices in enumerate(batches, start=1):
-                ids, lengths, labels = pad_batch(train, indices, config.max_length)
-                ids, labels = to_device(ids, device), to_device(labels, device)
-                with _autocast(device, config.bf16):
-                    logits = model(ids, lengths)
-                loss = loss_fn(logits.float(), labels)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if config.grad_clip is not None:
-                    nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                optimizer.step()
-                loss_sum += loss.detach() * len(indices)
-                correct += ((logits.detach() >= 0) == (labels >= 0.5)).sum()
-                seen += len(indices)
-                if step % check_every == 0 or step == len(batches):
-                    running = float(loss_sum) / seen
-                    if not math.isfinite(running):
-                        finite = False
-                        break
-                    if bar is not None:
-                        bar.update(seen - bar.n)
-                        bar.set_postfix(loss=f"{running:.4f}", acc=f"{int(correct) / seen:.4f}")
+            totals = train_one_epoch(
+                model, optimizer, loss_fn, train, batches, device=device, config=config, bar=bar
+            )
             if bar is not None:
                 bar.close()
                 bar = None
-            if not finite:
+            if not totals.finite:
                 stop_reason = "nan_loss"
                 logger.error(
                     "epoch %d: the training loss became non-finite after %d reviews; stopping "
                     "and keeping the best model so far (epoch %s); lower the learning rate or "
                     "check the embedding matrix for inf/nan",
                     epoch,
-                    seen,
+                    totals.seen,
                     best_epoch,
                 )
                 break
@@ -304,12 +333,12 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
                 break
             record = {
                 "epoch": epoch,
-                "train_loss": float(loss_sum) / seen,
-                "train_accuracy": int(correct) / seen,
+                "train_loss": totals.loss_sum / totals.seen,
+                "train_accuracy": totals.correct / totals.seen,
                 "valid_loss": valid_loss,
                 "valid_accuracy": valid_accuracy,
                 "seconds": time.perf_counter() - started,
-                "train_reviews_per_second": seen / train_seconds,
+                "train_reviews_per_second": totals.seen / train_seconds,
                 "learning_rate": optimizer.param_groups[0]["lr"],
             }
             history.append(record)
