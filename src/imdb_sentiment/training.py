@@ -294,7 +294,13 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
             started = time.perf_counter()
             batches = bucket_batches(train.lengths, config.batch_size, rng, config.pool_batches)
             if show_progress:
-                bar = tqdm(total=len(train), desc=f"epoch {epoch}/{config.epochs}", unit="rev")
+                # disable=None: no bar when the output is not a terminal (CI logs, files)
+                bar = tqdm(
+                    total=len(train),
+                    desc=f"epoch {epoch}/{config.epochs}",
+                    unit="rev",
+                    disable=None,
+                )
             totals = train_one_epoch(
                 model, optimizer, loss_fn, train, batches, device=device, config=config, bar=bar
             )
