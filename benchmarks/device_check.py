@@ -29,7 +29,6 @@ import os
 import platform
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -48,6 +47,7 @@ for _path in (str(SRC_DIR), str(BENCH_DIR)):
 
 import seed_reference as seed  # noqa: E402
 
+from imdb_sentiment.atomic import atomic_write  # noqa: E402
 from imdb_sentiment.batching import bucket_batches, pad_batch, to_device  # noqa: E402
 from imdb_sentiment.model import ModelConfig, SentimentLSTM  # noqa: E402
 from imdb_sentiment.sequences import EncodedReviews  # noqa: E402
@@ -613,16 +613,8 @@ def table(result: dict[str, Any]) -> str:
 
 def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
     """Whole or not at all: a temporary file beside ``path``, then a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        handle.write(json.dumps(data, indent=2).encode())
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ for _path in (str(ROOT / "src"), str(BENCH_DIR)):
 
 from device_check import FEATURE_FILES, load_features  # noqa: E402
 
+from imdb_sentiment.atomic import atomic_write  # noqa: E402
 from imdb_sentiment.sequences import EncodedReviews  # noqa: E402
 
 DEFAULT_SOURCE = ROOT / "data" / "05_model_input"
@@ -37,14 +37,8 @@ SPLITS = ("train", "valid", "test")
 
 def _save_matrix(matrix: np.ndarray, path: Path) -> None:
     """Whole or not at all: a temporary file beside ``path``, then a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npy")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, matrix)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        np.save(handle, matrix)
 
 
 def make_features(

@@ -11,15 +11,14 @@ review's id in that full source, so a sampled review can be traced back.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from imdb_sentiment.atomic import atomic_write
 from imdb_sentiment.datasets.imdb_source import IMDBSourceDataset
 
 
@@ -38,19 +37,11 @@ def stratified_sample(table: pd.DataFrame, size: int, seed: int) -> pd.DataFrame
 
 def write_parquet(table: pd.DataFrame, path: Path) -> None:
     """Write ``table`` whole or not at all (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrow = pa.Table.from_pandas(table, preserve_index=False).cast(
         pa.schema([("id", pa.int64()), ("text", pa.string()), ("label", pa.int64())])
     )
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".parquet.tmp")
-    os.close(handle)
-    try:
-        pq.write_table(arrow, temporary, compression="zstd", compression_level=19)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; the sample is shared
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        pq.write_table(arrow, handle, compression="zstd", compression_level=19)
 
 
 def main(argv: list[str] | None = None) -> int:
