@@ -138,6 +138,13 @@ def test_a_model_from_another_vocabulary_is_refused(trained) -> None:
         predict_test_reviews(checkpoint, bigger, reviews(5, 3), EVALUATE)
 
 
+def test_a_model_from_another_vocabulary_of_the_same_size_is_refused(trained) -> None:
+    checkpoint, _, _ = trained
+    renamed = {**VOCABULARY, "itos": [*VOCABULARY["itos"][:-1], "other"]}
+    with pytest.raises(ValueError, match="another vocabulary"):
+        predict_test_reviews(checkpoint, renamed, reviews(5, 3), EVALUATE)
+
+
 def test_training_and_evaluate_pipelines_run_with_sequential_runner() -> None:
     embedding = np.random.default_rng(0).normal(0, 0.1, (20, 6)).astype(np.float32)
     catalog = DataCatalog(

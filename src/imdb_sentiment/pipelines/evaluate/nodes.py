@@ -13,6 +13,7 @@ from imdb_sentiment.evaluation import classification_metrics, predict_probabilit
 from imdb_sentiment.model import load_model
 from imdb_sentiment.reporting import confusion_matrix_figure, roc_curve_figure
 from imdb_sentiment.sequences import EncodedReviews
+from imdb_sentiment.vocabulary import check_model_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def predict_test_reviews(
     model: dict, vocabulary: dict[str, Any], test_ids: EncodedReviews, params: dict[str, Any]
 ) -> pd.DataFrame:
     """One row per test review: its id, the probability of positive, the true label."""
+    check_model_vocabulary(model, vocabulary)
     network = load_model(model, vocab_size=len(vocabulary["itos"]))
     probabilities = predict_probabilities(
         network,

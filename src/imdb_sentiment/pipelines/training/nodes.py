@@ -13,6 +13,7 @@ from imdb_sentiment.reporting import training_curves_figure
 from imdb_sentiment.sequences import EncodedReviews
 from imdb_sentiment.serving import SentimentModel
 from imdb_sentiment.training import TrainConfig, TrainingResult, resolve_device, train_model
+from imdb_sentiment.vocabulary import FINGERPRINT_KEY, vocabulary_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def train_sentiment_model(
     checkpoint = {
         **result.checkpoint,
         "vocabulary_size": vocabulary_size,
+        FINGERPRINT_KEY: vocabulary_fingerprint(vocabulary),
         "max_length": train_config.max_length,
         "device": str(resolve_device(train_config.device)),
     }
