@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 from datetime import datetime
 from typing import Any
 
 import mlflow
 from kedro.framework.hooks import hook_impl
+from mlflow.entities import RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ class MlflowRunHooks:
     def __init__(self) -> None:
         self._env = "base"
         self._training_params: dict[str, Any] = {}
+        self._unfinished_run: str | None = None
+        self._exit_handler_registered = False
 
     @hook_impl
     def after_context_created(self, context) -> None:
@@ -57,6 +61,31 @@ class MlflowRunHooks:
         name = describe_run(names, self._env, self._training_params, source)
         mlflow.set_tag("mlflow.runName", name)
         logger.info("MLflow run %s is named %r", run.info.run_id, name)
+        self._unfinished_run = run.info.run_id
+        if not self._exit_handler_registered:
+            # atexit runs last-registered first: before MLflow's own handler, which would
+            # close a run left open by Ctrl-C as FINISHED
+            atexit.register(self.end_unfinished_run)
+            self._exit_handler_registered = True
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._unfinished_run = None
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._unfinished_run = None  # kedro-mlflow marks the run FAILED
+
+    def end_unfinished_run(self) -> None:
+        """Mark KILLED a run whose pipeline neither finished nor failed (Ctrl-C, a signal)."""
+        run = mlflow.active_run()
+        if self._unfinished_run and run is not None and run.info.run_id == self._unfinished_run:
+            logger.warning(
+                "the pipeline was interrupted: MLflow run %s is marked KILLED", run.info.run_id
+            )
+            while mlflow.active_run() is not None:
+                mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
+        self._unfinished_run = None
 
     @hook_impl
     def before_dataset_saved(self, dataset_name: str, data: Any) -> None:

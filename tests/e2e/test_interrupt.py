@@ -17,16 +17,12 @@ from tests.e2e.kedro_runs import kedro_run, runs_of
 pytestmark = pytest.mark.slow
 
 
-def test_ctrl_c_keeps_best_model_and_fails_the_run(project_copy: Path) -> None:
-    kedro_run(project_copy, pipeline_names=["ingestion", "tokenization", "features"])
+def interrupted_kedro_run(project: Path, arguments: list[str], when: str) -> tuple[int, str]:
+    """`kedro run` in a subprocess, sent Ctrl-C (SIGINT) once a line containing ``when`` shows."""
     kedro = Path(sys.executable).with_name("kedro")
-    params = (
-        "training.epochs=500,training.patience=500,training.model.hidden_dim=8,"
-        "training.max_length=40,training.progress=false"
-    )
     run = subprocess.Popen(
-        [str(kedro), "run", "--pipeline=training", f"--params={params}"],
-        cwd=project_copy,
+        [str(kedro), "run", *arguments],
+        cwd=project,
         env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -37,17 +33,28 @@ def test_ctrl_c_keeps_best_model_and_fails_the_run(project_copy: Path) -> None:
     try:
         for line in run.stdout:
             output.append(line)
-            if "epoch 2: train loss" in line:
+            if when in line:
                 run.send_signal(signal.SIGINT)
                 break
-            assert time.monotonic() < deadline, "training never reached epoch 2"
+            assert time.monotonic() < deadline, f"the run never logged {when!r}"
         output.extend(run.stdout)
         run.wait(timeout=120)
     finally:
         if run.poll() is None:
             run.kill()
-    log = "".join(output)
-    assert run.returncode != 0, log[-3000:]
+    return run.returncode, "".join(output)
+
+
+def test_ctrl_c_keeps_best_model_and_fails_the_run(project_copy: Path) -> None:
+    kedro_run(project_copy, pipeline_names=["ingestion", "tokenization", "features"])
+    params = (
+        "training.epochs=500,training.patience=500,training.model.hidden_dim=8,"
+        "training.max_length=40,training.progress=false"
+    )
+    returncode, log = interrupted_kedro_run(
+        project_copy, ["--pipeline=training", f"--params={params}"], "epoch 2: train loss"
+    )
+    assert returncode != 0, log[-3000:]
     assert "interrupted" in log
 
     summary = json.loads((project_copy / "data/06_models/training_summary.json").read_text())
@@ -60,3 +67,10 @@ def test_ctrl_c_keeps_best_model_and_fails_the_run(project_copy: Path) -> None:
     assert len(history) >= 2
     failed = runs_of(project_copy)[-1]
     assert failed.info.status in {"FAILED", "KILLED"}
+
+
+def test_ctrl_c_outside_training_marks_the_run_killed(project_copy: Path) -> None:
+    returncode, log = interrupted_kedro_run(project_copy, [], "Running node: tokenize")
+    assert returncode != 0, log[-3000:]
+    (run,) = runs_of(project_copy)
+    assert run.info.status == "KILLED"
