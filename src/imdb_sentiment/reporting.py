@@ -50,12 +50,15 @@ def confusion_matrix_figure(confusion: np.ndarray) -> Figure:
     return figure
 
 
-def roc_curve_figure(labels: np.ndarray, probabilities: np.ndarray, auc: float) -> Figure:
-    """The ROC curve of the test predictions against chance."""
-    false_positive_rate, true_positive_rate, _ = roc_curve(labels, probabilities)
+def roc_curve_figure(labels: np.ndarray, probabilities: np.ndarray, auc: float | None) -> Figure:
+    """The ROC curve of the test predictions against chance (undefined with one class)."""
     figure = Figure(figsize=(4.5, 4), layout="constrained")
     axes = figure.subplots()
-    axes.plot(false_positive_rate, true_positive_rate, label=f"model (AUC {auc:.3f})")
+    if auc is None:
+        axes.text(0.5, 0.5, "ROC undefined:\nthe test set has one class", ha="center")
+    else:
+        false_positive_rate, true_positive_rate, _ = roc_curve(labels, probabilities)
+        axes.plot(false_positive_rate, true_positive_rate, label=f"model (AUC {auc:.3f})")
     axes.plot([0, 1], [0, 1], color="grey", linestyle="--", label="chance")
     axes.set_xlabel("false positive rate")
     axes.set_ylabel("true positive rate")

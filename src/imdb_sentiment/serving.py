@@ -17,28 +17,20 @@ class SentimentModel(mlflow.pyfunc.PythonModel):
     """Raw reviews in (a ``text`` column, or a list of strings); probability and label out."""
 
     def __init__(
-        self,
-        checkpoint: dict,
-        vocabulary: dict[str, Any],
-        tokenization: dict[str, Any],
-        max_length: int | None = None,
-        threshold: float = 0.5,
+        self, checkpoint: dict, vocabulary: dict[str, Any], threshold: float = 0.5
     ) -> None:
         self.checkpoint = checkpoint
         self.itos = list(vocabulary["itos"])
         self.unk_index = int(vocabulary["unk_index"])
-        self.tokenization = {
-            key: tokenization[key] for key in ("spacy_model", "lowercase") if key in tokenization
-        }
-        self.max_length = max_length
+        # tokens made exactly as the vocabulary's were, reviews cut as in training
+        self.tokenization = dict(vocabulary.get("tokenization") or {})
+        self.max_length = checkpoint.get("max_length")
         self.threshold = threshold
         self._network = None
-        self._stoi: dict[str, int] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_network"] = None
-        state["_stoi"] = None
         return state
 
     def load_context(self, context) -> None:  # noqa: ARG002 - MLflow's signature
@@ -49,20 +41,23 @@ class SentimentModel(mlflow.pyfunc.PythonModel):
 
         if self._network is None:
             self._network = load_model(self.checkpoint, vocab_size=len(self.itos)).eval()
-            self._stoi = {word: index for index, word in enumerate(self.itos)}
 
     def predict(self, context, model_input, params=None) -> pd.DataFrame:  # noqa: ARG002
         """Columns ``probability`` (of positive) and ``label`` (1 positive, 0 negative)."""
         from imdb_sentiment.evaluation import predict_probabilities  # noqa: PLC0415
         from imdb_sentiment.sequences import EncodedReviews  # noqa: PLC0415
-        from imdb_sentiment.text import TokenizerConfig, tokenize  # noqa: PLC0415
+        from imdb_sentiment.text import TokenizerConfig, tokenize_to_arrow  # noqa: PLC0415
+        from imdb_sentiment.vocabulary import encode_token_lists  # noqa: PLC0415
 
         texts = _texts_of(model_input)
         self._prepare()
-        tokens = tokenize(texts, TokenizerConfig.from_params(self.tokenization))
-        encoded = EncodedReviews.from_lists(
-            [[self._stoi.get(token, self.unk_index) for token in review] for review in tokens],
+        tokens = tokenize_to_arrow(texts, TokenizerConfig.from_params(self.tokenization))
+        ids, offsets = encode_token_lists(tokens, self.itos, self.unk_index)
+        encoded = EncodedReviews(
+            ids=ids,
+            offsets=offsets,
             labels=np.zeros(len(texts), dtype=np.int8),
+            review_ids=np.arange(len(texts), dtype=np.int64),
         )
         probabilities = predict_probabilities(
             self._network, encoded, device="cpu", max_length=self.max_length

@@ -30,14 +30,17 @@ def interrupted_kedro_run(project: Path, arguments: list[str], when: str) -> tup
     )
     output: list[str] = []
     deadline = time.monotonic() + 240
+    sent = False
     try:
         for line in run.stdout:
             output.append(line)
             if when in line:
                 run.send_signal(signal.SIGINT)
+                sent = True
                 break
             assert time.monotonic() < deadline, f"the run never logged {when!r}"
         output.extend(run.stdout)
+        assert sent, f"the run ended without logging {when!r}:\n{''.join(output)[-3000:]}"
         run.wait(timeout=120)
     finally:
         if run.poll() is None:
@@ -70,7 +73,7 @@ def test_ctrl_c_keeps_best_model_and_fails_the_run(project_copy: Path) -> None:
 
 
 def test_ctrl_c_outside_training_marks_the_run_killed(project_copy: Path) -> None:
-    returncode, log = interrupted_kedro_run(project_copy, [], "Running node: tokenize")
+    returncode, log = interrupted_kedro_run(project_copy, [], "tokenize_train_reviews")
     assert returncode != 0, log[-3000:]
     (run,) = runs_of(project_copy)
     assert run.info.status == "KILLED"

@@ -13,6 +13,7 @@ from imdb_sentiment.pipelines.evaluate import create_pipeline as evaluate_pipeli
 from imdb_sentiment.pipelines.evaluate.nodes import (
     compute_test_metrics,
     mlflow_test_metrics,
+    plot_roc_curve,
     predict_test_reviews,
 )
 from imdb_sentiment.pipelines.training import create_pipeline as training_pipeline
@@ -42,7 +43,6 @@ PARAMS = {
     "seed": 1,
 }
 EVALUATE = {"threshold": 0.5, "batch_size": 32, "device": "cpu", "bf16": False}
-TOKENIZATION = {"spacy_model": "blank:en", "lowercase": True}
 
 
 def reviews(count: int, seed: int) -> EncodedReviews:
@@ -131,6 +131,22 @@ def test_predictions_keep_review_ids_and_learn_the_signal(trained) -> None:
     assert logged["test_accuracy"] == {"value": metrics["accuracy"], "step": 0}
 
 
+def test_a_test_set_of_one_class_is_evaluated_without_roc_auc(trained) -> None:
+    checkpoint, _, _ = trained
+    test = reviews(200, 3)
+    positives = np.flatnonzero(test.labels == 1)
+    only_positive = EncodedReviews.from_lists(
+        [test.review(i) for i in positives], np.ones(len(positives)), test.review_ids[positives]
+    )
+    predictions = predict_test_reviews(checkpoint, VOCABULARY, only_positive, EVALUATE)
+    metrics = compute_test_metrics(predictions, EVALUATE)
+    assert metrics["roc_auc"] is None
+    logged = mlflow_test_metrics(metrics)
+    assert "test_roc_auc" not in logged
+    assert "test_accuracy" in logged
+    assert isinstance(plot_roc_curve(predictions, metrics), Figure)
+
+
 def test_a_model_from_another_vocabulary_is_refused(trained) -> None:
     checkpoint, _, _ = trained
     bigger = {**VOCABULARY, "itos": [*VOCABULARY["itos"], "extra"]}
@@ -156,7 +172,7 @@ def test_training_and_evaluate_pipelines_run_with_sequential_runner() -> None:
             "vocabulary": MemoryDataset(VOCABULARY),
             "glove_coverage": MemoryDataset({"source": "test", "dim": 6}),
             "params:training": MemoryDataset(PARAMS),
-            "params:tokenization": MemoryDataset(TOKENIZATION),
+            "params:evaluate.threshold": MemoryDataset(0.5),
             "params:evaluate": MemoryDataset(EVALUATE),
         }
     )

@@ -60,21 +60,29 @@ def compute_test_metrics(predictions: pd.DataFrame, params: dict[str, Any]) -> d
         predictions["probability"].to_numpy(),
         threshold=params["threshold"],
     )
+    auc = metrics["roc_auc"]
     logger.info(
-        "Test accuracy %.4f (95%% CI %.4f-%.4f) on %d reviews; F1 %.4f, ROC AUC %.4f",
+        "Test accuracy %.4f (95%% CI %.4f-%.4f) on %d reviews; F1 %.4f, ROC AUC %s",
         metrics["accuracy"],
         metrics["accuracy_ci95_low"],
         metrics["accuracy_ci95_high"],
         metrics["n"],
         metrics["f1"],
-        metrics["roc_auc"],
+        "n/a (one class)" if auc is None else f"{auc:.4f}",
     )
     return metrics
 
 
 def mlflow_test_metrics(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """The scalar test metrics in kedro-mlflow's form, prefixed ``test_``."""
-    return {f"test_{name}": {"value": float(metrics[name]), "step": 0} for name in SCALAR_METRICS}
+    """The scalar test metrics in kedro-mlflow's form, prefixed ``test_``.
+
+    Undefined ones (ROC AUC of a test set with one class) are left out rather than logged.
+    """
+    return {
+        f"test_{name}": {"value": float(metrics[name]), "step": 0}
+        for name in SCALAR_METRICS
+        if metrics.get(name) is not None
+    }
 
 
 def plot_confusion_matrix(metrics: dict[str, Any]) -> Figure:

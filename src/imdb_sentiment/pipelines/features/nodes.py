@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from imdb_sentiment.glove import GloVeVectors
 from imdb_sentiment.sequences import EncodedReviews
+from imdb_sentiment.vocabulary import encode_token_lists
 
 logger = logging.getLogger(__name__)
 
@@ -239,19 +240,9 @@ def encode_reviews(
     tokens: pd.DataFrame, vocabulary: dict[str, Any], name: str = "tokens"
 ) -> EncodedReviews:
     """Each review's tokens as vocabulary ids, ``<unk>`` for words outside the vocabulary."""
-    itos = _itos(vocabulary)
     lists = token_lists(tokens, name)
     labels = _labels(tokens, name)
-    encoded = pc.dictionary_encode(lists.flatten())
-    stoi = {word: index for index, word in enumerate(itos)}
-    distinct_ids = np.fromiter(
-        (stoi.get(word, UNK_INDEX) for word in encoded.dictionary.to_pylist()),
-        dtype=np.int32,
-        count=len(encoded.dictionary),
-    )
-    ids = distinct_ids[np.asarray(encoded.indices, dtype=np.int64)]
-    offsets = np.zeros(len(lists) + 1, dtype=np.int64)
-    np.cumsum(np.asarray(lists.value_lengths(), dtype=np.int64), out=offsets[1:])
+    ids, offsets = encode_token_lists(lists, _itos(vocabulary), UNK_INDEX)
     return EncodedReviews(
         ids=ids,
         offsets=offsets,

@@ -131,15 +131,11 @@ def plot_training_curves(history: list[dict]) -> Figure:
 
 
 def package_serving_model(
-    checkpoint: dict,
-    vocabulary: dict[str, Any],
-    tokenization_params: dict[str, Any],
-    training_params: dict[str, Any],
+    checkpoint: dict, vocabulary: dict[str, Any], threshold: float
 ) -> SentimentModel:
-    """The MLflow model: raw review text in, probability of positive out."""
-    return SentimentModel(
-        checkpoint=checkpoint,
-        vocabulary=vocabulary,
-        tokenization=tokenization_params,
-        max_length=training_params.get("max_length"),
-    )
+    """The MLflow model: raw review text in, probability of positive and label out.
+
+    It tokenizes as the vocabulary records and cuts reviews as training did, whatever the
+    current parameters say.
+    """
+    return SentimentModel(checkpoint=checkpoint, vocabulary=vocabulary, threshold=threshold)

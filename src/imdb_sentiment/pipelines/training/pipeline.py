@@ -53,7 +53,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 package_serving_model,
-                inputs=["model", "vocabulary", "params:tokenization", "params:training"],
+                inputs=["model", "vocabulary", "params:evaluate.threshold"],
                 outputs="serving_model",
                 name="package_serving_model",
             ),
