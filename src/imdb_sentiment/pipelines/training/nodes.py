@@ -60,7 +60,6 @@ def train_sentiment_model(
         )
     checkpoint = {
         **result.checkpoint,
-        "vocabulary_size": vocabulary_size,
         FINGERPRINT_KEY: vocabulary_fingerprint(vocabulary),
         "max_length": train_config.max_length,
         "device": str(resolve_device(train_config.device)),
