@@ -1,4 +1,5 @@
-"""Project hooks: MLflow run names that tell runs apart, and evaluate runs linked to training."""
+"""Project hooks: parameters checked before anything runs; MLflow run names that tell runs
+apart; the checkpoint stamped with its run; evaluate runs linked to their training run."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import mlflow
 from kedro.framework.hooks import hook_impl
 from mlflow.entities import RunStatus
 
+from imdb_sentiment.models import config_from_params
+from imdb_sentiment.parameters import validate_parameters
+
 logger = logging.getLogger(__name__)
 
 MODEL_DATASET = "model"
@@ -18,17 +22,33 @@ RUN_ID_KEY = "mlflow_run_id"
 RUN_NAME_KEY = "mlflow_run_name"
 
 
+class ParameterCheckHooks:
+    """Every parameter of every pipeline checked once the context exists, before any node.
+
+    A bad one (unknown key, wrong type, out of range, a runtime parameter the environment's
+    catalog does not read) stops the command with one line naming its dotted key.
+    """
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context) -> None:
+        env = context.env or "local"
+        for warning in validate_parameters(
+            context.params,
+            context.config_loader.runtime_params or {},
+            context.config_loader["catalog"],
+            env,
+        ):
+            logger.warning("parameters: %s", warning)
+
+
 def describe_run(
     pipeline_names: list[str], env: str, training: dict[str, Any], source: str | None
 ) -> str:
     """A run name readable at a glance: what ran, where, which model, on what data, when."""
-    model = training.get("model", {})
-    layers = f"{model.get('num_layers')}x{model.get('hidden_dim')}"
-    direction = "bilstm" if model.get("bidirectional", True) else "lstm"
     parts = [
         "+".join(pipeline_names),
         env,
-        f"{direction}-{layers}-{model.get('pooling')}",
+        config_from_params(training.get("model", {})).describe(),
     ]
     if source:
         parts.append(source.rstrip("/").rsplit("/", 1)[-1])

@@ -51,7 +51,7 @@ def interrupted_kedro_run(project: Path, arguments: list[str], when: str) -> tup
 def test_ctrl_c_keeps_best_model_and_fails_the_run(project_copy: Path) -> None:
     kedro_run(project_copy, pipeline_names=["ingestion", "tokenization", "features"])
     params = (
-        "training.epochs=500,training.patience=500,training.model.hidden_dim=8,"
+        "training.epochs=500,training.patience=500,training.model.bilstm.hidden_dim=8,"
         "training.max_length=40,training.progress=false"
     )
     returncode, log = interrupted_kedro_run(
