@@ -17,7 +17,7 @@ from imdb_sentiment.parameters import validate_parameters
 
 logger = logging.getLogger(__name__)
 
-MODEL_DATASET = "model"
+CHECKPOINT_DATASET = "model_checkpoint"
 RUN_ID_KEY = "mlflow_run_id"
 RUN_NAME_KEY = "mlflow_run_name"
 
@@ -111,7 +111,7 @@ class MlflowRunHooks:
     def before_dataset_saved(self, dataset_name: str, data: Any) -> None:
         """Stamp the checkpoint with the run that trained it."""
         run = mlflow.active_run()
-        if dataset_name == MODEL_DATASET and run is not None and isinstance(data, dict):
+        if dataset_name == CHECKPOINT_DATASET and run is not None and isinstance(data, dict):
             data[RUN_ID_KEY] = run.info.run_id
             data[RUN_NAME_KEY] = run.info.run_name
 
@@ -119,7 +119,7 @@ class MlflowRunHooks:
     def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
         """An evaluate-only run records which training run produced the model it scores."""
         run = mlflow.active_run()
-        if dataset_name != MODEL_DATASET or run is None or not isinstance(data, dict):
+        if dataset_name != CHECKPOINT_DATASET or run is None or not isinstance(data, dict):
             return
         trained_in = data.get(RUN_ID_KEY)
         if not trained_in or trained_in == run.info.run_id:

@@ -26,7 +26,7 @@ def test_every_layer_is_written(trained_project: Path) -> None:
     matrix = np.load(data / "05_model_input" / "embedding_matrix.npy")
     assert matrix.shape == (len(vocabulary["itos"]), 50)
     assert not matrix[vocabulary["pad_index"]].any()
-    assert len(list((data / "06_models" / "model.pt").iterdir())) == 1  # one version
+    assert len(list((data / "06_models" / "model_checkpoint.pt").iterdir())) == 1  # one version
     predictions = pd.read_parquet(data / "07_model_output" / "test_predictions.parquet")
     test = pd.read_parquet(data / "02_intermediate" / "test_reviews.parquet")
     assert sorted(predictions["id"]) == sorted(test["id"])
@@ -96,12 +96,12 @@ def test_evaluate_runs_alone_from_stored_artifacts(trained_project: Path, tmp_pa
     )
     metrics_file = project / "data" / "08_reporting" / "test_metrics.json"
     metrics_file.unlink()
-    model_versions = sorted((project / "data" / "06_models" / "model.pt").iterdir())
+    model_versions = sorted((project / "data" / "06_models" / "model_checkpoint.pt").iterdir())
 
     kedro_run(project, pipeline_names=["evaluate"])
 
     assert json.loads(metrics_file.read_text())["n"] > 0
-    assert sorted((project / "data" / "06_models" / "model.pt").iterdir()) == model_versions
+    assert sorted((project / "data" / "06_models" / "model_checkpoint.pt").iterdir()) == model_versions
     (training_run,) = runs_of(trained_project)
     (evaluate_run,) = runs_of(project)
     assert evaluate_run.info.status == "FINISHED"
