@@ -71,6 +71,8 @@ def test_served_model_scores_raw_text(trained_project: Path) -> None:
         )
         assert [m.name for m in models] == ["sentiment_model"]
         served = mlflow.pyfunc.load_model(models[0].model_uri)
+        inputs = served.metadata.get_input_schema().to_dict()
+        assert inputs == [{"type": "string", "name": "text", "required": True}]
         reviews = pd.DataFrame(
             {"text": ["A wonderful, moving film.<br /><br />Loved it!", "Dull and far too long."]}
         )
@@ -101,7 +103,9 @@ def test_evaluate_runs_alone_from_stored_artifacts(trained_project: Path, tmp_pa
     kedro_run(project, pipeline_names=["evaluate"])
 
     assert json.loads(metrics_file.read_text())["n"] > 0
-    assert sorted((project / "data" / "06_models" / "model_checkpoint.pt").iterdir()) == model_versions
+    assert (
+        sorted((project / "data" / "06_models" / "model_checkpoint.pt").iterdir()) == model_versions
+    )
     (training_run,) = runs_of(trained_project)
     (evaluate_run,) = runs_of(project)
     assert evaluate_run.info.status == "FINISHED"
