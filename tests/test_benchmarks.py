@@ -229,3 +229,15 @@ def test_device_check_full_epochs_include_the_package_cross_check(
     package = result["package_train_model"]
     assert package["stop_reason"] == "completed" and package["train_reviews_per_second"] > 0
     assert result["longest_batch"] == {}
+
+
+def test_cpu_benchmark_times_both_recipes_with_the_configured_model(features: Path) -> None:
+    import run  # noqa: PLC0415 - benchmarks/run.py, beside device_check
+
+    data = device_check.load_features(features)
+    train = run.train_throughput(data, batches=2, batch_size=16)
+    for name in ("ours", "baseline"):
+        assert train[name]["epoch_s_estimate"] > 0 and len(train[name]["timed_seconds"]) == 2
+    assert train["ours"]["batch_size"] == 16 and train["baseline"]["batch_size"] == 30
+    evaluation = run.eval_throughput(data, reviews=20, eval_batch_size=8)
+    assert evaluation["reviews"] == 20 and evaluation["speedup"] > 0
