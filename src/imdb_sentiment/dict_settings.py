@@ -40,10 +40,9 @@ def refuse_unknown(data: Mapping[str, Any], known: list[str], path: str) -> None
         return
     guess = difflib.get_close_matches(str(unknown[0]), known, n=1)
     hint = f"did you mean {guess[0]}? " if guess else ""
-    where = path or "the parameters"
     raise SettingsError(
         ", ".join(dotted(path, str(key)) for key in unknown),
-        f"unknown setting ({hint}{where} takes: {', '.join(known)})",
+        f"unknown setting ({hint}known: {', '.join(known)})",
     )
 
 
