@@ -80,6 +80,7 @@ def test_arrays_round_trip_and_refuse_what_is_not_one(tmp_path: Path) -> None:
 
 def test_run_facts_become_parameters_of_the_active_run(tmp_path: Path) -> None:
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_experiment("datasets")  # not whichever experiment an earlier test set
     try:
         dataset = MlflowParamsDataset(prefix="facts")
         with mlflow.start_run() as run:
