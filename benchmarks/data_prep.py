@@ -23,8 +23,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from imdb_sentiment.pipelines.features.nodes import build_vocabulary, encode_reviews
 from imdb_sentiment.text import BREAK_TAG, TokenizerConfig, load_tokenizer, tokenize_to_arrow
+from imdb_sentiment.vocabulary import Vocabulary, encode_reviews, token_lists
 
 DEFAULT_DATA_DIR = Path(
     os.environ.get(
@@ -150,7 +150,9 @@ def run_data_prep_benchmark(
                 ("test", frames["test"], lists.slice(n_train)),
             )
         }
-        vocabulary = build_vocabulary(tokens["train"], {"max_size": max_size, "min_freq": 1})
+        vocabulary = Vocabulary.build(
+            token_lists(tokens["train"], "train_tokens"), max_size=max_size, tokenization=config
+        )
         stages["vocabulary_s"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
@@ -168,7 +170,7 @@ def run_data_prep_benchmark(
     return {
         "reviews": int(sum(len(e) for e in encoded.values())),
         "tokens": n_tokens,
-        "vocabulary_size": len(vocabulary["itos"]),
+        "vocabulary_size": len(vocabulary),
         "n_workers": n_workers,
         "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg(),

@@ -1,22 +1,23 @@
-"""GPU check: our training and evaluation beside the seed's recipe, in one short run.
+"""GPU check: our training and evaluation beside the baseline recipe, in one short run.
 
 Needs only torch and numpy (our library is imported from ``src/``). Reads a features folder
-(``train_ids.npz``, ``valid_ids.npz``, ``test_ids.npz``, ``embedding_matrix.npy``; see
+(``train_ids.npz``, ``valid_ids.npz``, ``test_ids.npz``, ``embedding_matrix.npy`` and
+``settings.json``, the resolved ``conf/full`` training settings; see
 ``benchmarks/make_device_features.py``) and measures, on one device:
 
-* ours (the full configuration: 2 layers, hidden 256, bidirectional, dropout 0.5, last pooling,
-  packed sequences, bf16 autocast on CUDA): per epoch seconds, train reviews/s, valid and test
-  accuracy (test only for this benchmark; model selection stays on valid), evaluation seconds;
+* ours (the model and training settings of ``settings.json``, built through the model registry;
+  ``--batch-size`` and friends override them): per epoch seconds, train reviews/s, valid and
+  test accuracy (test only for this benchmark; model selection stays on valid), evaluation
+  seconds;
 * the package's own ``train_model`` for one epoch (cross-check of the seconds per epoch);
-* the seed's recipe (``seed_reference.py``: batch 30, BucketIterator, unpacked, fp32): per
+* the baseline recipe (``baseline_reference.py``: batch 30, BucketIterator, unpacked, fp32): per
   epoch seconds, reviews/s and test accuracy, and its evaluation seconds;
 * the longest reviews of the data (the ``batch_size`` longest of train + test, padded to the
   longest) through forward + backward of each model, without running out of memory;
 * peak GPU memory (``torch.cuda.max_memory_allocated``) of each phase.
 
 ``--time-budget`` stops starting epochs that would not finish in time (the first epoch of each
-recipe always runs). Prints a table and
-writes every figure as JSON to ``--out``.
+recipe always runs). Prints a table and writes every figure as JSON to ``--out``.
 
     python benchmarks/device_check.py --features .device/features --out $OUT/device_check.json
 """
@@ -31,6 +32,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,37 +47,51 @@ for _path in (str(SRC_DIR), str(BENCH_DIR)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-import seed_reference as seed  # noqa: E402
+import baseline_reference as baseline  # noqa: E402
 
 from imdb_sentiment.atomic import atomic_write  # noqa: E402
 from imdb_sentiment.batching import bucket_batches, pad_batch, to_device  # noqa: E402
-from imdb_sentiment.model import ModelConfig, SentimentLSTM  # noqa: E402
-from imdb_sentiment.sequences import EncodedReviews  # noqa: E402
-from imdb_sentiment.training import (  # noqa: E402
-    TrainConfig,
+from imdb_sentiment.inference import (  # noqa: E402
+    autocast,
     predict_logits,
     resolve_device,
-    seed_everything,
-    train_model,
-    train_one_epoch,
     tune_backend,
     use_bf16,
 )
+from imdb_sentiment.models import ModelConfig, SentimentModel, build_model  # noqa: E402
+from imdb_sentiment.sequences import EncodedReviews  # noqa: E402
+from imdb_sentiment.training import (  # noqa: E402
+    TrainConfig,
+    seed_everything,
+    settings_from_params,
+    train_model,
+    train_one_epoch,
+)
 
 FEATURE_FILES = ("train_ids.npz", "valid_ids.npz", "test_ids.npz", "embedding_matrix.npy")
+# The resolved training settings of conf/full (written by make_device_features.py, with Kedro)
+SETTINGS_FILE = "settings.json"
 TARGET_EPOCH_S = 5.0
 TARGET_SPEEDUP = 8.0
 TARGET_EVAL_S = 3.0
-GRAD_CLIP = 5.0  # TrainConfig's default, as in the full configuration
 
 
 # --------------------------------------------------------------------------- inputs
 
 
+def load_settings(folder: str | os.PathLike) -> tuple[TrainConfig, ModelConfig, int]:
+    """The training loop's settings, the model's configuration and the vocabulary's pad index,
+    as ``make_device_features.py`` resolved them from the project's configuration."""
+    path = Path(folder) / SETTINGS_FILE
+    data = json.loads(path.read_text())
+    loop, model = settings_from_params(data["training"], f"{path}: training")
+    return loop, model, int(data["pad_index"])
+
+
 def load_features(folder: str | os.PathLike) -> dict[str, Any]:
-    """The three splits (ids as int32) and the embedding matrix, checked against each other."""
+    """The three splits (ids as int32), the embedding matrix and the settings, checked."""
     folder = Path(folder)
-    missing = [name for name in FEATURE_FILES if not (folder / name).is_file()]
+    missing = [name for name in (*FEATURE_FILES, SETTINGS_FILE) if not (folder / name).is_file()]
     if missing:
         raise FileNotFoundError(
             f"{folder}: missing {missing}; build it with benchmarks/make_device_features.py"
@@ -83,7 +99,16 @@ def load_features(folder: str | os.PathLike) -> dict[str, Any]:
     matrix = np.load(folder / "embedding_matrix.npy", allow_pickle=False).astype(np.float32)
     if matrix.ndim != 2:
         raise ValueError(f"{folder / 'embedding_matrix.npy'}: expected 2-d, got {matrix.shape}")
-    splits: dict[str, Any] = {"embedding": matrix}
+    loop, model, pad_index = load_settings(folder)
+    splits: dict[str, Any] = {
+        "embedding": matrix,
+        "train_config": loop,
+        "model_config": model.for_data(
+            vocab_size=int(matrix.shape[0]),
+            embedding_dim=int(matrix.shape[1]),
+            padding_idx=pad_index,
+        ),
+    }
     for split in ("train", "valid", "test"):
         path = folder / f"{split}_ids.npz"
         raw = EncodedReviews.load_npz(path)
@@ -127,20 +152,6 @@ def longest_reviews(splits: list[EncodedReviews], count: int) -> EncodedReviews:
     )
 
 
-def full_model_config(matrix: np.ndarray) -> ModelConfig:
-    """The full configuration (``conf/full/parameters_training.yml``), last pooling."""
-    return ModelConfig(
-        vocab_size=int(matrix.shape[0]),
-        embedding_dim=int(matrix.shape[1]),
-        hidden_dim=256,
-        num_layers=2,
-        bidirectional=True,
-        dropout=0.5,
-        embedding_dropout=0.5,
-        pooling="last",
-    )
-
-
 # --------------------------------------------------------------------------- measuring
 
 
@@ -163,7 +174,7 @@ def _accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
 
 
 def timed_predict(
-    model: SentimentLSTM,
+    model: SentimentModel,
     encoded: EncodedReviews,
     device: torch.device,
     batch_size: int,
@@ -189,32 +200,21 @@ class Ours:
     def __init__(self, data: dict[str, Any], device: torch.device, args: argparse.Namespace):
         seed_everything(args.seed)
         self.data, self.device, self.args = data, device, args
-        self.model = SentimentLSTM(full_model_config(data["embedding"]), data["embedding"])
+        self.model = build_model(data["model_config"], data["embedding"])
         self.model.to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=args.learning_rate)
         self.loss_fn = nn.BCEWithLogitsLoss()
         self.rng = np.random.default_rng(args.seed)
-        self.bf16 = use_bf16(device, not args.no_bf16)
-        self.config = TrainConfig(
-            batch_size=args.batch_size,
-            learning_rate=args.learning_rate,
-            grad_clip=GRAD_CLIP,
-            device=str(device),
-            bf16=not args.no_bf16,
-            seed=args.seed,
-            progress=False,
-        )
+        self.config = our_train_config(data, device, args)
+        self.bf16 = use_bf16(device, self.config.bf16)
         self.epoch = 0
-
-    def _autocast(self) -> torch.autocast:
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     def train_epoch(self) -> dict[str, Any]:
         """One epoch (or ``--max-batches``) of training, then valid and test evaluation."""
         tune_backend(self.device)  # as train_model does
         args, device, train = self.args, self.device, self.data["train"]
         self.epoch += 1
-        batches = bucket_batches(train.lengths, args.batch_size, self.rng, 100)
+        batches = bucket_batches(train.lengths, args.batch_size, self.rng, self.config.pool_batches)
         batches = batches[: args.max_batches] if args.max_batches else batches
         _reset_peak(device)
         _sync(device)
@@ -256,7 +256,8 @@ class Ours:
 
     def longest(self, batch: EncodedReviews) -> dict[str, Any]:
         """Forward + backward of the longest reviews (one optimizer-free step)."""
-        ids, lengths, labels = pad_batch(batch, np.arange(len(batch)))
+        pad_index = self.model.config.padding_idx
+        ids, lengths, labels = pad_batch(batch, np.arange(len(batch)), pad_index=pad_index)
         return _through(
             self.device,
             int(ids.shape[1]),
@@ -269,41 +270,41 @@ class Ours:
         )
 
     def _forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        with self._autocast():
+        with autocast(self.device, self.config.bf16):
             return self.model(ids, lengths)
 
 
 class Reference:
-    """The seed's recipe (``seed_reference.py``), one epoch at a time."""
+    """The baseline recipe (``baseline_reference.py``), one epoch at a time."""
 
     def __init__(self, data: dict[str, Any], device: torch.device, args: argparse.Namespace):
-        torch.manual_seed(seed.TORCH_SEED)
+        torch.manual_seed(baseline.TORCH_SEED)
         self.data, self.device, self.args = data, device, args
         vocab_size = int(data["embedding"].shape[0])
-        self.model = seed.build_seed_model(data["embedding"], device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=seed.LEARNING_RATE)
+        self.model = baseline.build_baseline_model(data["embedding"], device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=baseline.LEARNING_RATE)
         self.criterion = nn.BCEWithLogitsLoss().to(device)
         self.shuffler = random.Random(args.seed)
-        self.train_batcher = seed.SeedBatcher.from_encoded(data["train"], vocab_size)
-        self.test_batcher = seed.SeedBatcher.from_encoded(data["test_eval"], vocab_size)
-        self.test_batches = seed.bucket_iterator_batches(
-            data["test_eval"].lengths, seed.BATCH_SIZE, train=False
+        self.train_batcher = baseline.BaselineBatcher.from_encoded(data["train"], vocab_size)
+        self.test_batcher = baseline.BaselineBatcher.from_encoded(data["test_eval"], vocab_size)
+        self.test_batches = baseline.bucket_iterator_batches(
+            data["test_eval"].lengths, baseline.BATCH_SIZE, train=False
         )
         self.epoch = 0
 
     def train_epoch(self) -> dict[str, Any]:
-        seed.torch_defaults()
+        baseline.torch_defaults()
         self.epoch += 1
-        batches = seed.bucket_iterator_batches(
-            self.data["train"].lengths, seed.BATCH_SIZE, train=True, shuffler=self.shuffler
+        batches = baseline.bucket_iterator_batches(
+            self.data["train"].lengths, baseline.BATCH_SIZE, train=True, shuffler=self.shuffler
         )
         batches = batches[: self.args.max_batches] if self.args.max_batches else batches
         _reset_peak(self.device)
-        trained = seed.train_epoch(
+        trained = baseline.train_epoch(
             self.model, self.train_batcher, batches, self.optimizer, self.criterion, self.device
         )
         record = {"epoch": self.epoch, **trained, "peak_gpu_bytes": _peak(self.device)}
-        test = seed.evaluate(self.model, self.test_batcher, self.test_batches, self.device)
+        test = baseline.evaluate(self.model, self.test_batcher, self.test_batches, self.device)
         record.update(
             test_accuracy=test["accuracy"],
             test_eval_seconds=test["seconds"],
@@ -314,7 +315,7 @@ class Reference:
         return record
 
     def longest(self, batch: EncodedReviews) -> dict[str, Any]:
-        batcher = seed.SeedBatcher.from_encoded(batch, int(self.data["embedding"].shape[0]))
+        batcher = baseline.BaselineBatcher.from_encoded(batch, int(self.data["embedding"].shape[0]))
         text, label = batcher(list(range(len(batch))), self.device)
         return _through(
             self.device,
@@ -371,26 +372,26 @@ def _ratio(ours: float | None, theirs: float | None) -> float | None:
 
 
 def summarise(result: dict[str, Any]) -> dict[str, Any]:
-    """The headline figures, ours over the seed's, and the targets they meet."""
-    ours, ref = result["ours"]["epochs"], result["seed"]["epochs"]
+    """The headline figures, ours over the baseline's, and the targets they meet."""
+    ours, ref = result["ours"]["epochs"], result["baseline"]["epochs"]
     full = result["max_batches"] is None
     s: dict[str, Any] = {
         "ours_epoch_s": _steady(ours, "seconds"),
-        "seed_epoch_s": _steady(ref, "seconds"),
+        "baseline_epoch_s": _steady(ref, "seconds"),
         "ours_train_reviews_per_s": _steady(ours, "reviews_per_s"),
-        "seed_train_reviews_per_s": _steady(ref, "reviews_per_s"),
+        "baseline_train_reviews_per_s": _steady(ref, "reviews_per_s"),
         "ours_test_eval_s": _best(ours, "test_eval_seconds"),
-        "seed_test_eval_s": _best(ref, "test_eval_seconds"),
+        "baseline_test_eval_s": _best(ref, "test_eval_seconds"),
         "ours_test_accuracy_per_epoch": [r["test_accuracy"] for r in ours],
-        "seed_test_accuracy_per_epoch": [r["test_accuracy"] for r in ref],
+        "baseline_test_accuracy_per_epoch": [r["test_accuracy"] for r in ref],
         "ours_valid_accuracy_per_epoch": [r["valid_accuracy"] for r in ours],
     }
-    s["train_speedup"] = _ratio(s["ours_train_reviews_per_s"], s["seed_train_reviews_per_s"])
-    s["eval_speedup"] = _ratio(s["seed_test_eval_s"], s["ours_test_eval_s"])
+    s["train_speedup"] = _ratio(s["ours_train_reviews_per_s"], s["baseline_train_reviews_per_s"])
+    s["eval_speedup"] = _ratio(s["baseline_test_eval_s"], s["ours_test_eval_s"])
     peaks = [r["peak_gpu_bytes"] for r in ours if r["peak_gpu_bytes"] is not None]
     s["ours_peak_gpu_bytes"] = max(peaks) if peaks else None
     peaks = [r["peak_gpu_bytes"] for r in ref if r["peak_gpu_bytes"] is not None]
-    s["seed_peak_gpu_bytes"] = max(peaks) if peaks else None
+    s["baseline_peak_gpu_bytes"] = max(peaks) if peaks else None
     on_gpu = result["device"].startswith("cuda") and full
     if on_gpu and ours and ref:
         epochs = min(len(ours), len(ref))
@@ -400,7 +401,7 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
             "test_eval_le_3s": s["ours_test_eval_s"] <= TARGET_EVAL_S,
             "test_accuracy_no_worse_at_same_epochs": (
                 max(s["ours_test_accuracy_per_epoch"][:epochs])
-                >= max(s["seed_test_accuracy_per_epoch"][:epochs])
+                >= max(s["baseline_test_accuracy_per_epoch"][:epochs])
             ),
         }
     return s
@@ -414,6 +415,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     data = load_features(args.features)
+    settings = data["train_config"]
+    for name in ("batch_size", "learning_rate", "eval_batch_size", "seed"):
+        if getattr(args, name) is None:  # not given: as the configuration says
+            setattr(args, name, getattr(settings, name))
     if args.max_batches:
         # Evaluate on as many reviews as the cut-short training sees, spread over the split.
         for split in ("valid", "test"):
@@ -441,33 +446,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
         "eval_batch_size": args.eval_batch_size,
-        "seed_batch_size": seed.BATCH_SIZE,
+        "baseline_batch_size": baseline.BATCH_SIZE,
         "max_batches": args.max_batches,
-        "bf16": use_bf16(device, not args.no_bf16),
+        "model": data["model_config"].describe(),
+        "bf16": use_bf16(device, our_train_config(data, device, args).bf16),
         "time_budget_s": args.time_budget,
         "skipped": [],
     }
     ours, ref = Ours(data, device, args), Reference(data, device, args)
     result["parameters"] = {
         "ours": sum(p.numel() for p in ours.model.parameters()),
-        "seed": sum(p.numel() for p in ref.model.parameters()),
+        "baseline": sum(p.numel() for p in ref.model.parameters()),
     }
     result["longest_batch"] = {}
     if args.longest_batch:
         for name, recipe, size in (
             ("ours", ours, args.batch_size),
-            ("seed", ref, seed.BATCH_SIZE),
+            ("baseline", ref, baseline.BATCH_SIZE),
         ):
             worst = longest_reviews([data["train"], data["test"]], min(size, args.longest_batch))
             result["longest_batch"][name] = recipe.longest(worst)
         _log(f"longest reviews done ({time.perf_counter() - started:.1f} s)")
 
     ours_epochs: list[dict[str, Any]] = []
-    seed_epochs: list[dict[str, Any]] = []
-    plan = [("ours", 1), ("seed", 1)]
+    baseline_epochs: list[dict[str, Any]] = []
+    plan = [("ours", 1), ("baseline", 1)]
     plan += [("ours", e) for e in range(2, args.epochs + 1)]
     plan += [("package", 1)] if args.package_epoch and not args.max_batches else []
-    plan += [("seed", e) for e in range(2, args.seed_epochs + 1)]
+    plan += [("baseline", e) for e in range(2, args.baseline_epochs + 1)]
     lasted: dict[str, float] = {}
     for kind, epoch in plan:
         remaining = deadline - time.perf_counter()
@@ -480,40 +486,43 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if kind == "ours":
             ours_epochs.append(ours.train_epoch())
             record = ours_epochs[-1]
-        elif kind == "seed":
-            seed_epochs.append(ref.train_epoch())
-            record = seed_epochs[-1]
+        elif kind == "baseline":
+            baseline_epochs.append(ref.train_epoch())
+            record = baseline_epochs[-1]
         else:
             record = package_epoch(data, device, args)
             result["package_train_model"] = record
         lasted[kind] = time.perf_counter() - mark
         _log(f"{kind} epoch {epoch}: {_brief(record)} ({lasted[kind]:.1f} s with evaluation)")
     result["ours"] = {"epochs": ours_epochs}
-    result["seed"] = {"epochs": seed_epochs}
+    result["baseline"] = {"epochs": baseline_epochs}
     result["summary"] = summarise(result)
     result["wall_s"] = time.perf_counter() - started
     return result
 
 
-def package_epoch(data: dict[str, Any], device: torch.device, args: argparse.Namespace) -> dict:
-    """One epoch of the package's own ``train_model`` with the same settings (cross-check)."""
-    config = TrainConfig(
-        epochs=1,
+def our_train_config(
+    data: dict[str, Any], device: torch.device, args: argparse.Namespace
+) -> TrainConfig:
+    """The configured training settings with this run's overrides."""
+    return replace(
+        data["train_config"],
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
-        device=str(device),
-        bf16=not args.no_bf16,
-        seed=args.seed,
         eval_batch_size=args.eval_batch_size,
+        device=str(device),
+        bf16=data["train_config"].bf16 and not args.no_bf16,
+        seed=args.seed,
         progress=False,
     )
+
+
+def package_epoch(data: dict[str, Any], device: torch.device, args: argparse.Namespace) -> dict:
+    """One epoch of the package's own ``train_model`` with the same settings (cross-check)."""
+    config = replace(our_train_config(data, device, args), epochs=1)
     _reset_peak(device)
     outcome = train_model(
-        data["train"],
-        data["valid"],
-        data["embedding"],
-        full_model_config(data["embedding"]),
-        config,
+        data["train"], data["valid"], data["embedding"], data["model_config"], config
     )
     record = dict(outcome.history[0]) if outcome.history else {}
     record["peak_gpu_bytes"] = _peak(device)
@@ -546,13 +555,13 @@ def _mib(value: int | None) -> str:
 
 
 def table(result: dict[str, Any]) -> str:
-    """The figures as a plain-text table, ours beside the seed's."""
+    """The figures as a plain-text table, ours beside the baseline recipe's."""
     s = result["summary"]
     lines = [
         f"device {result['device']} ({result['device_name']}), torch {result['torch']}, "
         f"{result['reviews']['train']} train / {result['eval_reviews']['test']} test reviews, "
         f"max batches {result['max_batches']}, wall {result['wall_s']:.1f} s",
-        f"{'figure':<34}{'ours':>14}{'seed':>14}{'ratio':>10}",
+        f"{'figure':<34}{'ours':>14}{'baseline':>14}{'ratio':>10}",
     ]
 
     def row(name: str, ours: Any, theirs: Any, ratio: Any = None, spec: str = ".3g") -> None:
@@ -561,23 +570,36 @@ def table(result: dict[str, Any]) -> str:
     row(
         "seconds per epoch (steady)",
         s["ours_epoch_s"],
-        s["seed_epoch_s"],
-        _ratio(s["seed_epoch_s"], s["ours_epoch_s"]),
+        s["baseline_epoch_s"],
+        _ratio(s["baseline_epoch_s"], s["ours_epoch_s"]),
     )
     row(
         "train reviews/s (steady)",
         s["ours_train_reviews_per_s"],
-        s["seed_train_reviews_per_s"],
+        s["baseline_train_reviews_per_s"],
         s["train_speedup"],
         ".4g",
     )
-    row("test eval seconds (best)", s["ours_test_eval_s"], s["seed_test_eval_s"], s["eval_speedup"])
+    row(
+        "test eval seconds (best)",
+        s["ours_test_eval_s"],
+        s["baseline_test_eval_s"],
+        s["eval_speedup"],
+    )
     ours_eval = max((r["test_eval_reviews_per_s"] for r in result["ours"]["epochs"]), default=None)
-    seed_eval = max((r["test_eval_reviews_per_s"] for r in result["seed"]["epochs"]), default=None)
-    row("test eval reviews/s (best)", ours_eval, seed_eval, _ratio(ours_eval, seed_eval), ".4g")
+    baseline_eval = max(
+        (r["test_eval_reviews_per_s"] for r in result["baseline"]["epochs"]), default=None
+    )
+    row(
+        "test eval reviews/s (best)",
+        ours_eval,
+        baseline_eval,
+        _ratio(ours_eval, baseline_eval),
+        ".4g",
+    )
     lines.append(
         f"{'peak GPU memory, training':<34}{_mib(s['ours_peak_gpu_bytes']):>14}"
-        f"{_mib(s['seed_peak_gpu_bytes']):>14}"
+        f"{_mib(s['baseline_peak_gpu_bytes']):>14}"
     )
     for name, item in result["longest_batch"].items():
         state = "ok" if item["ok"] else f"OOM: {item.get('error', '')}"
@@ -587,9 +609,9 @@ def table(result: dict[str, Any]) -> str:
         )
     lines.append(
         f"{'epoch':<8}{'ours s':>9}{'ours rev/s':>12}{'valid acc':>11}{'test acc':>10}"
-        f"{'seed s':>9}{'seed rev/s':>12}{'seed test':>11}"
+        f"{'base s':>9}{'base rev/s':>12}{'base test':>11}"
     )
-    ours, ref = result["ours"]["epochs"], result["seed"]["epochs"]
+    ours, ref = result["ours"]["epochs"], result["baseline"]["epochs"]
     for i in range(max(len(ours), len(ref))):
         a = ours[i] if i < len(ours) else {}
         b = ref[i] if i < len(ref) else {}
@@ -623,15 +645,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", required=True, help="JSON file for every figure")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--epochs", type=int, default=4, help="epochs of ours")
-    parser.add_argument("--seed-epochs", type=int, default=2, help="epochs of the seed's recipe")
-    parser.add_argument("--batch-size", type=int, default=64, help="ours (the seed's is 30)")
     parser.add_argument(
-        "--learning-rate", type=float, default=seed.LEARNING_RATE, help="ours (the seed's 1e-3)"
+        "--baseline-epochs", type=int, default=2, help="epochs of the baseline recipe"
     )
-    parser.add_argument("--eval-batch-size", type=int, default=512, help="ours")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="ours (default: the settings'; baseline: 30)"
+    )
+    parser.add_argument(
+        "--learning-rate", type=float, default=None, help="ours (default: the settings'; 1e-3)"
+    )
+    parser.add_argument("--eval-batch-size", type=int, default=None, help="ours (the settings')")
     parser.add_argument("--max-batches", type=int, default=None, help="cut epochs short (CPU)")
     parser.add_argument("--time-budget", type=float, default=400.0, help="seconds for the run")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=None, help="random seed (the settings')")
     parser.add_argument(
         "--longest-batch",
         type=int,
@@ -644,7 +670,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="torch CPU threads (default: torch's); 1 avoids OpenMP stalls on a busy machine",
     )
-    parser.add_argument("--no-bf16", action="store_true", help="ours in fp32 on CUDA too")
+    parser.add_argument(
+        "--no-bf16", action="store_true", help="ours in fp32 even where the settings ask for bf16"
+    )
     parser.add_argument(
         "--no-package-epoch",
         dest="package_epoch",
@@ -652,8 +680,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="skip the one-epoch cross-check with the package's train_model",
     )
     args = parser.parse_args(argv)
-    for name in ("epochs", "seed_epochs", "batch_size", "eval_batch_size"):
-        if getattr(args, name) < 1:
+    for name in ("epochs", "baseline_epochs", "batch_size", "eval_batch_size"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
     if args.max_batches is not None and args.max_batches < 1:
         parser.error("--max-batches must be >= 1")

@@ -3,19 +3,24 @@
 After ``kedro run --env=full --params imdb_source=../shared/data/imdb`` (through the features
 pipeline) the inputs are ``data/05_model_input/{train,valid,test}_ids.npz`` and
 ``embedding_matrix.npy``. This re-saves the ids compressed (as uint16 when the vocabulary
-fits), copies the matrix, checks that they load and agree, and that the folder stays small
-enough to travel with the code to the device machine (``--max-mib``, default 50).
+fits), copies the matrix, writes ``settings.json`` (the training settings of ``--env``, default
+``full``, as Kedro resolves them, and the vocabulary's pad index: the device machine has no
+Kedro to read ``conf/``), checks that everything loads and agrees, and that the folder stays
+small enough to travel with the code to the device machine (``--max-mib``, default 50).
 
     python benchmarks/make_device_features.py [--source data/05_model_input]
-                                              [--dest .device/features]
+                                              [--vocabulary data/03_primary/vocabulary.json]
+                                              [--env full] [--dest .device/features]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,14 +30,28 @@ for _path in (str(ROOT / "src"), str(BENCH_DIR)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from device_check import FEATURE_FILES, load_features  # noqa: E402
+from device_check import FEATURE_FILES, SETTINGS_FILE, load_features  # noqa: E402
+from kedro.config import OmegaConfigLoader  # noqa: E402
 
 from imdb_sentiment.atomic import atomic_write  # noqa: E402
+from imdb_sentiment.datasets.vocabulary import VocabularyDataset  # noqa: E402
 from imdb_sentiment.sequences import EncodedReviews  # noqa: E402
+from imdb_sentiment.settings import CONFIG_LOADER_ARGS  # noqa: E402
+from imdb_sentiment.training import settings_from_params  # noqa: E402
 
 DEFAULT_SOURCE = ROOT / "data" / "05_model_input"
+DEFAULT_VOCABULARY = ROOT / "data" / "03_primary" / "vocabulary.json"
 DEFAULT_DEST = ROOT / ".device" / "features"
 SPLITS = ("train", "valid", "test")
+
+
+def resolved_settings(vocabulary: str | os.PathLike, env: str = "full") -> dict[str, Any]:
+    """``training`` of ``env`` as ``kedro run --env=<env>`` resolves it, and the pad index."""
+    loader = OmegaConfigLoader(conf_source=str(ROOT / "conf"), env=env, **CONFIG_LOADER_ARGS)
+    training = loader["parameters"]["training"]
+    settings_from_params(training)  # a bad configuration fails here, not on the device
+    pad_index = VocabularyDataset(filepath=str(vocabulary)).load().pad_index
+    return {"env": env, "training": training, "pad_index": pad_index}
 
 
 def _save_matrix(matrix: np.ndarray, path: Path) -> None:
@@ -42,9 +61,13 @@ def _save_matrix(matrix: np.ndarray, path: Path) -> None:
 
 
 def make_features(
-    source: str | os.PathLike, dest: str | os.PathLike, max_mib: float = 50.0
+    source: str | os.PathLike,
+    dest: str | os.PathLike,
+    vocabulary: str | os.PathLike = DEFAULT_VOCABULARY,
+    env: str = "full",
+    max_mib: float = 50.0,
 ) -> dict[str, int]:
-    """Write the compact copy of ``source`` into ``dest``; the size of each file in bytes."""
+    """Write the compact copy of ``source`` and the settings into ``dest``; sizes in bytes."""
     source, dest = Path(source), Path(dest)
     missing = [name for name in FEATURE_FILES if not (source / name).is_file()]
     if missing:
@@ -75,8 +98,10 @@ def make_features(
             review_ids=encoded.review_ids,
         ).save_npz(dest / f"{split}_ids.npz", compressed=True)
     _save_matrix(matrix, dest / "embedding_matrix.npy")
+    with atomic_write(dest / SETTINGS_FILE) as handle:
+        handle.write(json.dumps(resolved_settings(vocabulary, env), indent=2).encode())
     load_features(dest)  # as the device check will read them
-    sizes = {name: (dest / name).stat().st_size for name in FEATURE_FILES}
+    sizes = {name: (dest / name).stat().st_size for name in (*FEATURE_FILES, SETTINGS_FILE)}
     total = sum(sizes.values())
     if total > max_mib * 2**20:
         raise ValueError(
@@ -89,10 +114,12 @@ def make_features(
 def main(argv: list[str] | None = None) -> dict[str, int]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default=str(DEFAULT_SOURCE))
+    parser.add_argument("--vocabulary", default=str(DEFAULT_VOCABULARY))
+    parser.add_argument("--env", default="full", help="the configuration environment")
     parser.add_argument("--dest", default=str(DEFAULT_DEST))
     parser.add_argument("--max-mib", type=float, default=50.0)
     args = parser.parse_args(argv)
-    sizes = make_features(args.source, args.dest, args.max_mib)
+    sizes = make_features(args.source, args.dest, args.vocabulary, args.env, args.max_mib)
     for name, size in sizes.items():
         print(f"{name:<22}{size / 2**20:>8.2f} MiB")
     print(f"{'total':<22}{sum(sizes.values()) / 2**20:>8.2f} MiB in {args.dest}")

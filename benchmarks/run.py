@@ -1,7 +1,7 @@
-"""The CPU benchmarks in one run: ours beside the seed's recipe, every figure as a ratio.
+"""The CPU benchmarks in one run: ours beside the baseline recipe, every figure as a ratio.
 
 1. Data preparation on the full IMDB (parquet -> id sequences): ours (``data_prep.py``) and the
-   seed's (serial spaCy, ``Counter``, Python lists; ``seed_reference.seed_data_prep``).
+   baseline's (serial spaCy, ``Counter``, Python lists; ``baseline_reference.baseline_data_prep``).
 2. Training throughput of the full model configuration: each recipe batches the whole train
    split its own way; ``--train-batches`` batches, one from each equal-count stratum of padded
    width, are timed through a whole training step, and the epoch time is their weighted sum.
@@ -20,6 +20,7 @@ import platform
 import random
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,18 +35,13 @@ for _path in (str(ROOT / "src"), str(BENCH_DIR)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+import baseline_reference as baseline  # noqa: E402
 import device_check  # noqa: E402
-import seed_reference as seed  # noqa: E402
 
 from imdb_sentiment.batching import bucket_batches  # noqa: E402
-from imdb_sentiment.model import SentimentLSTM  # noqa: E402
-from imdb_sentiment.training import (  # noqa: E402
-    TrainConfig,
-    predict_logits,
-    seed_everything,
-    train_one_epoch,
-    tune_backend,
-)
+from imdb_sentiment.inference import predict_logits, tune_backend  # noqa: E402
+from imdb_sentiment.models import build_model  # noqa: E402
+from imdb_sentiment.training import seed_everything, train_one_epoch  # noqa: E402
 
 DEFAULT_FEATURES = ROOT / ".device" / "features"
 DEFAULT_OUT = ROOT / "data" / "08_reporting" / "benchmarks_cpu.json"
@@ -53,19 +49,19 @@ TARGET_PREP_S = 20.0
 TARGET_CPU_SPEEDUP = 1.5
 
 
-def data_prep(data_dir: str, seed_limit: int | None) -> dict[str, Any]:
-    """Ours and the seed's preparation of the full IMDB, one after the other."""
+def data_prep(data_dir: str, baseline_limit: int | None) -> dict[str, Any]:
+    """Ours and the baseline's preparation of the full IMDB, one after the other."""
     from data_prep import TreeRssSampler, run_data_prep_benchmark  # noqa: PLC0415
 
-    ours = run_data_prep_benchmark(data_dir, lowercase=False)  # the seed's Field keeps case
+    ours = run_data_prep_benchmark(data_dir, lowercase=False)  # the baseline's Field keeps case
     with TreeRssSampler() as sampler:
-        theirs = seed.seed_data_prep(data_dir, limit=seed_limit)
+        theirs = baseline.baseline_data_prep(data_dir, limit=baseline_limit)
     for key in ("ids", "itos", "labels"):
         theirs.pop(key)
     theirs["peak_tree_rss_bytes"] = sampler.peak_bytes
     return {
         "ours": ours,
-        "seed": theirs,
+        "baseline": theirs,
         "wall_ratio": ours["wall_s"] / theirs["wall_s"],
         "tokens_per_s_ratio": ours["tokens_per_s"] / theirs["tokens_per_s"],
     }
@@ -84,51 +80,52 @@ def _timed(step: Any) -> float:
 
 
 def train_throughput(data: dict[str, Any], batches: int, batch_size: int) -> dict[str, Any]:
-    """Estimated seconds per epoch over the whole train split, ours and the seed's."""
+    """Estimated seconds per epoch over the whole train split, ours and the baseline's."""
     train, matrix = data["train"], data["embedding"]
     device = torch.device("cpu")
     n = len(train)
 
-    seed_everything(42)
-    ours = SentimentLSTM(device_check.full_model_config(matrix), matrix)
-    optimizer = torch.optim.Adam(ours.parameters(), lr=seed.LEARNING_RATE)
+    config = replace(data["train_config"], batch_size=batch_size, device="cpu", progress=False)
+    seed_everything(config.seed)
+    ours = build_model(data["model_config"], matrix)
+    optimizer = torch.optim.Adam(ours.parameters(), lr=config.learning_rate)
     loss_fn = nn.BCEWithLogitsLoss()
     ours.train()
-
-    config = TrainConfig(batch_size=batch_size, grad_clip=device_check.GRAD_CLIP, device="cpu")
 
     def our_step(indices: np.ndarray) -> None:
         train_one_epoch(ours, optimizer, loss_fn, train, [indices], device=device, config=config)
 
-    torch.manual_seed(seed.TORCH_SEED)
-    theirs = seed.build_seed_model(matrix, device)
-    seed_optimizer = torch.optim.Adam(theirs.parameters(), lr=seed.LEARNING_RATE)
+    torch.manual_seed(baseline.TORCH_SEED)
+    theirs = baseline.build_baseline_model(matrix, device)
+    baseline_optimizer = torch.optim.Adam(theirs.parameters(), lr=baseline.LEARNING_RATE)
     criterion = nn.BCEWithLogitsLoss()
-    batcher = seed.SeedBatcher.from_encoded(train, int(matrix.shape[0]))
+    batcher = baseline.BaselineBatcher.from_encoded(train, int(matrix.shape[0]))
     theirs.train()
 
-    def seed_step(batch: list[int]) -> None:
+    def baseline_step(batch: list[int]) -> None:
         text, label = batcher(batch, device)
         pred = theirs(text).squeeze(1)
         loss = criterion(pred, label)
-        seed.binary_acc(pred, label).item()
-        seed_optimizer.zero_grad()
+        baseline.binary_acc(pred, label).item()
+        baseline_optimizer.zero_grad()
         loss.backward()
-        seed_optimizer.step()
+        baseline_optimizer.step()
 
     result: dict[str, Any] = {"train_reviews": n, "timed_batches": batches}
     plans = {
         "ours": (
-            bucket_batches(train.lengths, batch_size, np.random.default_rng(42), 100),
+            bucket_batches(
+                train.lengths, batch_size, np.random.default_rng(config.seed), config.pool_batches
+            ),
             our_step,
             lambda: tune_backend(device),
         ),
-        "seed": (
-            seed.bucket_iterator_batches(
-                train.lengths, seed.BATCH_SIZE, train=True, shuffler=random.Random(42)
+        "baseline": (
+            baseline.bucket_iterator_batches(
+                train.lengths, baseline.BATCH_SIZE, train=True, shuffler=random.Random(42)
             ),
-            seed_step,
-            seed.torch_defaults,
+            baseline_step,
+            baseline.torch_defaults,
         ),
     }
     for name, (epoch, step, set_backend) in plans.items():
@@ -149,7 +146,7 @@ def train_throughput(data: dict[str, Any], batches: int, batch_size: int) -> dic
             "padded_tokens_per_epoch": padded,
             "padding_share": 1.0 - float(train.lengths.sum()) / padded,
         }
-    result["speedup"] = result["ours"]["reviews_per_s"] / result["seed"]["reviews_per_s"]
+    result["speedup"] = result["ours"]["reviews_per_s"] / result["baseline"]["reviews_per_s"]
     return result
 
 
@@ -159,31 +156,34 @@ def eval_throughput(data: dict[str, Any], reviews: int, eval_batch_size: int) ->
     picked = np.sort(np.random.default_rng(0).choice(len(test), min(reviews, len(test)), False))
     part = device_check.subset(test, picked)
     device = torch.device("cpu")
-    seed_everything(42)
-    ours = SentimentLSTM(device_check.full_model_config(matrix), matrix).eval()
+    seed_everything(data["train_config"].seed)
+    ours = build_model(data["model_config"], matrix).eval()
     tune_backend(device)
     started = time.perf_counter()
     predict_logits(ours, part, device, batch_size=eval_batch_size)
     ours_s = time.perf_counter() - started
-    seed.torch_defaults()
-    theirs = seed.build_seed_model(matrix, device)
-    batcher = seed.SeedBatcher.from_encoded(part, int(matrix.shape[0]))
-    batches = seed.bucket_iterator_batches(part.lengths, seed.BATCH_SIZE, train=False)
-    seed_result = seed.evaluate(theirs, batcher, batches, device)
+    baseline.torch_defaults()
+    theirs = baseline.build_baseline_model(matrix, device)
+    batcher = baseline.BaselineBatcher.from_encoded(part, int(matrix.shape[0]))
+    batches = baseline.bucket_iterator_batches(part.lengths, baseline.BATCH_SIZE, train=False)
+    baseline_result = baseline.evaluate(theirs, batcher, batches, device)
     return {
         "reviews": len(part),
         "ours": {"seconds": ours_s, "reviews_per_s": len(part) / ours_s},
-        "seed": {"seconds": seed_result["seconds"], "reviews_per_s": seed_result["reviews_per_s"]},
-        "speedup": seed_result["seconds"] / ours_s,
+        "baseline": {
+            "seconds": baseline_result["seconds"],
+            "reviews_per_s": baseline_result["reviews_per_s"],
+        },
+        "speedup": baseline_result["seconds"] / ours_s,
     }
 
 
 def table(result: dict[str, Any]) -> str:
-    """Figure, ours, the seed's, ratio."""
+    """Figure, ours, the baseline recipe's, ratio."""
     lines = [
         f"{result['date']} on {result['machine']}, torch threads {result['threads']}, "
         f"load average {result['load_average'][0]:.1f}",
-        f"{'figure':<44}{'ours':>12}{'seed':>12}{'ratio':>8}",
+        f"{'figure':<44}{'ours':>12}{'baseline':>12}{'ratio':>8}",
     ]
 
     def row(name: str, ours: float, theirs: float, ratio: float, spec: str = ".3g") -> None:
@@ -191,7 +191,7 @@ def table(result: dict[str, Any]) -> str:
 
     prep = result.get("data_prep")
     if prep:
-        o, s = prep["ours"], prep["seed"]
+        o, s = prep["ours"], prep["baseline"]
         row(
             f"data prep wall s ({o['reviews']} / {s['reviews']} reviews)",
             o["wall_s"],
@@ -213,7 +213,7 @@ def table(result: dict[str, Any]) -> str:
         )
     train = result.get("train")
     if train:
-        o, s = train["ours"], train["seed"]
+        o, s = train["ours"], train["baseline"]
         row(
             f"CPU train s/epoch est. ({train['train_reviews']} reviews)",
             o["epoch_s_estimate"],
@@ -229,7 +229,7 @@ def table(result: dict[str, Any]) -> str:
         )
     evaluation = result.get("eval")
     if evaluation:
-        o, s = evaluation["ours"], evaluation["seed"]
+        o, s = evaluation["ours"], evaluation["baseline"]
         row(
             f"CPU eval reviews/s ({evaluation['reviews']} test reviews)",
             o["reviews_per_s"],
@@ -251,17 +251,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--features", default=str(DEFAULT_FEATURES))
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     parser.add_argument("--train-batches", type=int, default=8, help="timed batches per recipe")
-    parser.add_argument("--batch-size", type=int, default=64, help="ours (the seed's is 30)")
+    parser.add_argument("--batch-size", type=int, default=64, help="ours (the baseline's: 30)")
     parser.add_argument("--eval-reviews", type=int, default=600)
     parser.add_argument(
         "--eval-batch-size", type=int, default=64, help="ours (CPU: small is faster)"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument(
-        "--seed-prep-limit",
+        "--baseline-prep-limit",
         type=int,
         default=None,
-        help="the seed's data prep on the first N reviews of each split",
+        help="the baseline's data prep on the first N reviews of each split",
     )
     parser.add_argument("--skip-data-prep", action="store_true")
     parser.add_argument("--skip-model", action="store_true", help="data prep only")
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "command": "python benchmarks/run.py " + " ".join(argv or sys.argv[1:]),
     }
     if not args.skip_data_prep:
-        result["data_prep"] = data_prep(args.data_dir, args.seed_prep_limit)
+        result["data_prep"] = data_prep(args.data_dir, args.baseline_prep_limit)
         print(table(result), flush=True)
     if not args.skip_model:
         data = device_check.load_features(args.features)

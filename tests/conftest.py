@@ -7,6 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from kedro.config import OmegaConfigLoader
+from kedro.io import DataCatalog
+
+from imdb_sentiment.settings import CONFIG_LOADER_ARGS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 COPIED = ("src", "conf", "pyproject.toml", ".telemetry", "data/01_raw/imdb_sample")
@@ -49,3 +53,19 @@ def copy_project(destination: Path) -> Path:
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     return copy_project(tmp_path / "project")
+
+
+def project_config(env: str = "base", runtime_params: dict | None = None) -> OmegaConfigLoader:
+    """The checkout's configuration as the project loads it; ``base`` alone ignores conf/local."""
+    return OmegaConfigLoader(
+        conf_source=str(PROJECT_ROOT / "conf"),
+        env=env,
+        runtime_params=runtime_params,
+        **CONFIG_LOADER_ARGS,
+    )
+
+
+@pytest.fixture(scope="session")
+def project_catalog() -> DataCatalog:
+    """The base catalog (datasets are created, nothing is read)."""
+    return DataCatalog.from_config(project_config()["catalog"])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from imdb_sentiment.batching import bucket_batches, pad_batch
-from imdb_sentiment.model import ModelConfig, SentimentLSTM
+from imdb_sentiment.models.bilstm import BiLSTMConfig, SentimentLSTM
 from imdb_sentiment.sequences import EncodedReviews
 
 
@@ -50,7 +50,7 @@ def test_bucket_batches_rejects_bad_sizes():
 
 def test_pad_batch_pads_truncates_and_keeps_labels():
     encoded = EncodedReviews.from_lists([[5, 6, 7], [8], [9, 10, 11, 12, 13]], [1, 0, 1])
-    ids, lengths, labels = pad_batch(encoded, np.array([2, 1, 0]))
+    ids, lengths, labels = pad_batch(encoded, np.array([2, 1, 0]), pad_index=0)
     assert ids.dtype == torch.int64 and lengths.dtype == torch.int64
     assert labels.dtype == torch.float32
     assert ids.tolist() == [[9, 10, 11, 12, 13], [8, 0, 0, 0, 0], [5, 6, 7, 0, 0]]
@@ -64,12 +64,14 @@ def test_pad_batch_pads_truncates_and_keeps_labels():
 
 def test_empty_reviews_become_one_pad_token_and_run_through_the_model():
     encoded = EncodedReviews.from_lists([[], [4, 5], []], [0, 1, 1])
-    ids, lengths, _ = pad_batch(encoded, np.array([0, 1, 2]))
+    ids, lengths, _ = pad_batch(encoded, np.array([0, 1, 2]), pad_index=0)
     assert ids.tolist() == [[0, 0], [4, 5], [0, 0]]
     assert lengths.tolist() == [1, 2, 1]
-    only_empty, only_empty_lengths, _ = pad_batch(encoded, np.array([0, 2]))
+    only_empty, only_empty_lengths, _ = pad_batch(encoded, np.array([0, 2]), pad_index=0)
     assert only_empty.tolist() == [[0], [0]]
-    model = SentimentLSTM(ModelConfig(vocab_size=6, embedding_dim=3, hidden_dim=4)).eval()
+    model = SentimentLSTM(
+        BiLSTMConfig(vocab_size=6, embedding_dim=3, padding_idx=0, hidden_dim=4)
+    ).eval()
     for packed in (True, False):
         assert torch.isfinite(model(ids, lengths, packed=packed)).all()
         assert torch.isfinite(model(only_empty, only_empty_lengths, packed=packed)).all()
@@ -78,4 +80,4 @@ def test_empty_reviews_become_one_pad_token_and_run_through_the_model():
 def test_pad_batch_rejects_an_empty_batch():
     encoded = EncodedReviews.from_lists([[1]], [0])
     with pytest.raises(ValueError, match="non-empty"):
-        pad_batch(encoded, np.array([], dtype=np.int64))
+        pad_batch(encoded, np.array([], dtype=np.int64), pad_index=0)

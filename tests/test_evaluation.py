@@ -7,8 +7,9 @@ import pytest
 import torch
 from sklearn import metrics as skm
 
-from imdb_sentiment.evaluation import classification_metrics, predict_probabilities, roc_curve
-from imdb_sentiment.model import ModelConfig, SentimentLSTM
+from imdb_sentiment.evaluation import classification_metrics, roc_curve
+from imdb_sentiment.inference import predict_probabilities
+from imdb_sentiment.models.bilstm import BiLSTMConfig, SentimentLSTM
 from imdb_sentiment.sequences import EncodedReviews
 
 
@@ -81,7 +82,9 @@ def test_roc_curve_matches_scikit_learn_and_integrates_to_the_auc():
 
 def test_predictions_are_in_review_order_and_match_single_reviews():
     torch.manual_seed(0)
-    model = SentimentLSTM(ModelConfig(vocab_size=12, embedding_dim=4, hidden_dim=5)).train()
+    model = SentimentLSTM(
+        BiLSTMConfig(vocab_size=12, embedding_dim=4, padding_idx=0, hidden_dim=5)
+    ).train()
     rng = np.random.default_rng(0)
     reviews = [rng.integers(1, 12, size=rng.integers(0, 15)).tolist() for _ in range(40)]
     encoded = EncodedReviews.from_lists(reviews, rng.integers(0, 2, size=40))

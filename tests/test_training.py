@@ -10,13 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from imdb_sentiment.evaluation import predict_probabilities
-from imdb_sentiment.model import ModelConfig, load_model
+from imdb_sentiment.dict_settings import SettingsError
+from imdb_sentiment.inference import predict_probabilities, resolve_device
+from imdb_sentiment.models import load_model
+from imdb_sentiment.models.bilstm import BiLSTMConfig
 from imdb_sentiment.sequences import EncodedReviews
 from imdb_sentiment.training import (
     TrainConfig,
     TrainingResult,
-    resolve_device,
+    settings_from_params,
     train_model,
 )
 
@@ -43,8 +45,8 @@ def embedding(seed: int = 0) -> np.ndarray:
     return matrix
 
 
-MODEL = ModelConfig(
-    vocab_size=VOCAB, embedding_dim=DIM, hidden_dim=8, num_layers=1, dropout=0.1,
+MODEL = BiLSTMConfig(
+    vocab_size=VOCAB, embedding_dim=DIM, padding_idx=0, hidden_dim=8, num_layers=1, dropout=0.1,
     embedding_dropout=0.1, pooling="max_mean",
 )  # fmt: skip
 
@@ -185,7 +187,7 @@ def test_explicit_cuda_without_cuda_is_an_error_not_a_fallback(data):
 def test_bad_inputs_are_clear_errors(data):
     with pytest.raises(ValueError, match="batch_size"):
         TrainConfig(batch_size=0)
-    with pytest.raises(ValueError, match="unknown settings"):
+    with pytest.raises(SettingsError, match="lr: unknown setting"):
         TrainConfig.from_dict({"epochs": 2, "lr": 0.1})
     empty = EncodedReviews.from_lists([], [])
     with pytest.raises(ValueError, match="valid split has no reviews"):
@@ -193,3 +195,36 @@ def test_bad_inputs_are_clear_errors(data):
     bad = EncodedReviews.from_lists([[4], [5]], [1, 2], review_ids=[10, 11])
     with pytest.raises(ValueError, match="review 11 .*label 2"):
         train_model(bad, data[1], embedding(), MODEL, config())
+
+
+def test_training_parameters_become_loop_settings_and_a_model_config():
+    loop, model = settings_from_params(
+        {
+            "epochs": 2,
+            "learning_rate": 0.01,
+            "model": {"type": "cnn", "embedding_dropout": 0.1, "cnn": {"num_filters": 7}},
+        }
+    )
+    assert (loop.epochs, loop.learning_rate) == (2, 0.01)
+    assert model.describe() == "cnn-3.4.5x7"
+    assert model.embedding_dropout == 0.1
+    assert model.vocab_size is None  # set from the data by the training node
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"learning_rate": "abc"}, r"training.learning_rate: must be a number, got 'abc'"),
+        ({"epochs": 2.5}, r"training.epochs: must be an integer, got 2.5"),
+        ({"seed": "x"}, r"training.seed: must be an integer"),
+        ({"epocs": 3}, r"training.epocs: unknown setting \(did you mean epochs\?"),
+        ({"max_length": 0}, r"training.max_length: must be >= 1 or null"),
+        ({"model": {"type": "rnn"}}, r"training.model.type: unknown model type 'rnn'"),
+        ({"model": {"type": "cnn", "cnn": {"filter_sizes": [3, 0]}}}, r"model.cnn.filter_sizes"),
+        ({"model": {"type": "cnn", "bilstm": {"hiden_dim": 3}}}, r"model.bilstm.hiden_dim"),
+        ({"model": {"type": "cnn", "cnn": {"embedding_dropout": 0.1}}}, r"is shared"),
+    ],
+)
+def test_bad_training_parameters_name_their_dotted_key(params, message):
+    with pytest.raises(SettingsError, match=message):
+        settings_from_params({"model": {"type": "bilstm"}, **params})

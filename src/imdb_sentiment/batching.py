@@ -47,11 +47,13 @@ def pad_batch(
     encoded: EncodedReviews,
     indices: np.ndarray,
     max_length: int | None = None,
-    pad_index: int = 0,
+    *,
+    pad_index: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Reviews ``indices`` as ``(ids [B, T] int64, lengths [B] int64, labels [B] float32)``.
 
-    Truncation keeps the first ``max_length`` tokens. An empty review becomes one pad token of
+    Truncation keeps the first ``max_length`` tokens; ``pad_index`` (the vocabulary's, which
+    is the model's ``padding_idx``) fills the rest. An empty review becomes one pad token of
     length 1: packing needs length >= 1, and the pad embedding carries no information.
     Tensors are on the CPU; ``T`` is the longest (truncated) review of the batch.
     """

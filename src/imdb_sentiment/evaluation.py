@@ -1,4 +1,7 @@
-"""Predictions and binary classification metrics (torch + numpy only, no scikit-learn)."""
+"""Binary classification metrics with a confidence interval (numpy only, no scikit-learn).
+
+Predictions come from :mod:`imdb_sentiment.inference`.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +9,9 @@ import math
 from typing import Any
 
 import numpy as np
-import torch
-
-from imdb_sentiment.model import SentimentLSTM
-from imdb_sentiment.sequences import EncodedReviews
-from imdb_sentiment.training import predict_logits, resolve_device, tune_backend
 
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 LOG_LOSS_EPS = 1e-7
-
-
-def predict_probabilities(  # noqa: PLR0917 (the signature the nodes call)
-    model: SentimentLSTM,
-    encoded: EncodedReviews,
-    batch_size: int = 512,
-    device: str | torch.device = "auto",
-    bf16: bool = True,
-    max_length: int | None = None,
-) -> np.ndarray:
-    """Positive-class probabilities (float32) of every review, in the original order.
-
-    Moves ``model`` to ``device``; runs in eval mode without gradients.
-    """
-    target = resolve_device(device)
-    tune_backend(target)
-    model.to(target)
-    logits = predict_logits(
-        model, encoded, target, batch_size=batch_size, bf16=bf16, max_length=max_length
-    )
-    return torch.sigmoid(torch.from_numpy(logits)).numpy()
 
 
 def _check_inputs(labels: Any, probabilities: Any) -> tuple[np.ndarray, np.ndarray]:

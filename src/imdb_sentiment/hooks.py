@@ -1,4 +1,5 @@
-"""Project hooks: MLflow run names that tell runs apart, and evaluate runs linked to training."""
+"""Project hooks: parameters checked before anything runs; MLflow run names that tell runs
+apart; the checkpoint stamped with its run; evaluate runs linked to their training run."""
 
 from __future__ import annotations
 
@@ -11,24 +12,43 @@ import mlflow
 from kedro.framework.hooks import hook_impl
 from mlflow.entities import RunStatus
 
+from imdb_sentiment.models import config_from_params
+from imdb_sentiment.parameters import validate_parameters
+
 logger = logging.getLogger(__name__)
 
-MODEL_DATASET = "model"
+CHECKPOINT_DATASET = "model_checkpoint"
 RUN_ID_KEY = "mlflow_run_id"
 RUN_NAME_KEY = "mlflow_run_name"
+
+
+class ParameterCheckHooks:
+    """Every parameter of every pipeline checked once the context exists, before any node.
+
+    A bad one (unknown key, wrong type, out of range, a runtime parameter the environment's
+    catalog does not read) stops the command with one line naming its dotted key.
+    """
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context) -> None:
+        env = context.env or "local"
+        for warning in validate_parameters(
+            context.params,
+            context.config_loader.runtime_params or {},
+            context.config_loader["catalog"],
+            env,
+        ):
+            logger.warning("parameters: %s", warning)
 
 
 def describe_run(
     pipeline_names: list[str], env: str, training: dict[str, Any], source: str | None
 ) -> str:
     """A run name readable at a glance: what ran, where, which model, on what data, when."""
-    model = training.get("model", {})
-    layers = f"{model.get('num_layers')}x{model.get('hidden_dim')}"
-    direction = "bilstm" if model.get("bidirectional", True) else "lstm"
     parts = [
         "+".join(pipeline_names),
         env,
-        f"{direction}-{layers}-{model.get('pooling')}",
+        config_from_params(training.get("model", {})).describe(),
     ]
     if source:
         parts.append(source.rstrip("/").rsplit("/", 1)[-1])
@@ -91,7 +111,7 @@ class MlflowRunHooks:
     def before_dataset_saved(self, dataset_name: str, data: Any) -> None:
         """Stamp the checkpoint with the run that trained it."""
         run = mlflow.active_run()
-        if dataset_name == MODEL_DATASET and run is not None and isinstance(data, dict):
+        if dataset_name == CHECKPOINT_DATASET and run is not None and isinstance(data, dict):
             data[RUN_ID_KEY] = run.info.run_id
             data[RUN_NAME_KEY] = run.info.run_name
 
@@ -99,7 +119,7 @@ class MlflowRunHooks:
     def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
         """An evaluate-only run records which training run produced the model it scores."""
         run = mlflow.active_run()
-        if dataset_name != MODEL_DATASET or run is None or not isinstance(data, dict):
+        if dataset_name != CHECKPOINT_DATASET or run is None or not isinstance(data, dict):
             return
         trained_in = data.get(RUN_ID_KEY)
         if not trained_in or trained_in == run.info.run_id:

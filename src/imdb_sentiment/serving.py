@@ -12,18 +12,16 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from imdb_sentiment.vocabulary import Vocabulary
+
 
 class SentimentModel(mlflow.pyfunc.PythonModel):
     """Raw reviews in (a ``text`` column, or a list of strings); probability and label out."""
 
-    def __init__(
-        self, checkpoint: dict, vocabulary: dict[str, Any], threshold: float = 0.5
-    ) -> None:
+    def __init__(self, checkpoint: dict, vocabulary: Vocabulary, threshold: float = 0.5) -> None:
         self.checkpoint = checkpoint
-        self.itos = list(vocabulary["itos"])
-        self.unk_index = int(vocabulary["unk_index"])
         # tokens made exactly as the vocabulary's were, reviews cut as in training
-        self.tokenization = dict(vocabulary.get("tokenization") or {})
+        self.vocabulary = vocabulary
         self.max_length = checkpoint.get("max_length")
         self.threshold = threshold
         self._network = None
@@ -37,22 +35,21 @@ class SentimentModel(mlflow.pyfunc.PythonModel):
         self._prepare()
 
     def _prepare(self) -> None:
-        from imdb_sentiment.model import load_model  # noqa: PLC0415 - torch only when serving
+        from imdb_sentiment.models import load_model  # noqa: PLC0415 - torch only when serving
 
         if self._network is None:
-            self._network = load_model(self.checkpoint, vocab_size=len(self.itos)).eval()
+            self._network = load_model(self.checkpoint, vocab_size=len(self.vocabulary)).eval()
 
     def predict(self, context, model_input, params=None) -> pd.DataFrame:  # noqa: ARG002
         """Columns ``probability`` (of positive) and ``label`` (1 positive, 0 negative)."""
-        from imdb_sentiment.evaluation import predict_probabilities  # noqa: PLC0415
+        from imdb_sentiment.inference import predict_probabilities  # noqa: PLC0415
         from imdb_sentiment.sequences import EncodedReviews  # noqa: PLC0415
         from imdb_sentiment.text import TokenizerConfig, tokenize_to_arrow  # noqa: PLC0415
-        from imdb_sentiment.vocabulary import encode_token_lists  # noqa: PLC0415
 
         texts = _texts_of(model_input)
         self._prepare()
-        tokens = tokenize_to_arrow(texts, TokenizerConfig.from_params(self.tokenization))
-        ids, offsets = encode_token_lists(tokens, self.itos, self.unk_index)
+        tokens = tokenize_to_arrow(texts, self.vocabulary.tokenization or TokenizerConfig())
+        ids, offsets = self.vocabulary.encode(tokens)
         encoded = EncodedReviews(
             ids=ids,
             offsets=offsets,

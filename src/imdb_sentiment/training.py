@@ -9,7 +9,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +18,21 @@ import torch
 from torch import nn
 
 from imdb_sentiment.batching import bucket_batches, pad_batch, to_device
-from imdb_sentiment.dict_settings import DictSettings
-from imdb_sentiment.model import ModelConfig, SentimentLSTM, model_checkpoint
+from imdb_sentiment.dict_settings import DictSettings, SettingsError
+from imdb_sentiment.inference import (
+    autocast,
+    predict_logits,
+    resolve_device,
+    tune_backend,
+    use_bf16,
+)
+from imdb_sentiment.models import (
+    ModelConfig,
+    SentimentModel,
+    build_model,
+    config_from_params,
+    model_checkpoint,
+)
 from imdb_sentiment.sequences import EncodedReviews
 
 try:  # optional: a progress bar per epoch
@@ -54,15 +67,27 @@ class TrainConfig(DictSettings):
         for name in ("epochs", "batch_size", "patience", "pool_batches", "eval_batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
+                raise SettingsError(name, f"must be a positive integer, got {value!r}")
         if not self.learning_rate > 0:
-            raise ValueError(f"TrainConfig.learning_rate must be > 0, got {self.learning_rate}")
+            raise SettingsError("learning_rate", f"must be > 0, got {self.learning_rate}")
         if self.weight_decay < 0:
-            raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay}")
+            raise SettingsError("weight_decay", f"must be >= 0, got {self.weight_decay}")
         if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"TrainConfig.grad_clip must be > 0 or None, got {self.grad_clip}")
+            raise SettingsError("grad_clip", f"must be > 0 or null, got {self.grad_clip}")
         if self.max_length is not None and self.max_length < 1:
-            raise ValueError(f"TrainConfig.max_length must be >= 1 or None, got {self.max_length}")
+            raise SettingsError("max_length", f"must be >= 1 or null, got {self.max_length}")
+
+
+def settings_from_params(
+    params: Mapping[str, Any], path: str = "training"
+) -> tuple[TrainConfig, ModelConfig]:
+    """The ``training`` parameters as the loop's settings and the model's configuration
+    (its data fields unset); errors name the dotted key under ``path``."""
+    if not isinstance(params, Mapping):
+        raise SettingsError(path, f"must be a mapping of settings, got {params!r}")
+    loop = TrainConfig.from_dict({k: v for k, v in params.items() if k != "model"}, path)
+    model = config_from_params(params.get("model", {}), f"{path}.model")
+    return loop, model
 
 
 @dataclass
@@ -76,46 +101,6 @@ class TrainingResult:
     stop_reason: str
 
 
-def resolve_device(name: str | torch.device = "auto") -> torch.device:
-    """``"auto"``: CUDA when available, else CPU. An unavailable explicit device raises."""
-    if isinstance(name, str) and name.strip().lower() == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name.strip().lower() if isinstance(name, str) else name)
-    except (RuntimeError, ValueError) as error:
-        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from error
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(
-                f"device {name!r} was asked for but CUDA is not available (torch "
-                f"{torch.__version__}, CUDA build {torch.version.cuda}); set device to auto or cpu"
-            )
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise RuntimeError(
-                f"device {name!r} was asked for but only {torch.cuda.device_count()} "
-                "CUDA device(s) exist"
-            )
-    elif device.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise RuntimeError(f"device {name!r} was asked for but MPS is not available")
-    elif device.type != "cpu":
-        raise ValueError(f"unsupported device {name!r}; use auto, cpu, cuda or cuda:N")
-    return device
-
-
-def tune_backend(device: torch.device) -> None:
-    """Process-wide speed settings for ``device``.
-
-    CUDA: let cuDNN pick the fastest LSTM kernels. CPU: flush denormal floats to zero; the
-    LSTM's small gradients otherwise hit the CPU's slow denormal path (measured here: a 64x182
-    batch's forward and backward took 6 s instead of 1 s).
-    """
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-    elif device.type == "cpu":
-        torch.set_flush_denormal(True)
-
-
 def seed_everything(seed: int) -> None:
     """Seed Python, numpy and torch (CPU and every GPU)."""
     random.seed(seed)
@@ -123,51 +108,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
-
-
-def _autocast(device: torch.device, bf16: bool) -> torch.autocast:
-    """bf16 autocast on CUDA when asked; never on the CPU (slow and unneeded there)."""
-    return torch.autocast(
-        device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16(device, bf16)
-    )
-
-
-def use_bf16(device: torch.device, bf16: bool) -> bool:
-    return bool(bf16) and device.type == "cuda" and torch.cuda.is_bf16_supported()
-
-
-@torch.no_grad()
-def predict_logits(
-    model: SentimentLSTM,
-    encoded: EncodedReviews,
-    device: torch.device,
-    *,
-    batch_size: int = 256,
-    bf16: bool = True,
-    max_length: int | None = None,
-    batches: list[np.ndarray] | None = None,
-) -> np.ndarray:
-    """Float32 logits of every review, in the original order (eval mode, length-sorted batches).
-
-    ``model`` must already be on ``device``; its train/eval mode is restored afterwards.
-    """
-    was_training = model.training
-    model.eval()
-    if batches is None:
-        batches = bucket_batches(encoded.lengths, batch_size)
-    logits = np.empty(len(encoded), dtype=np.float32)
-    pending: list[tuple[np.ndarray, torch.Tensor]] = []
-    try:
-        for indices in batches:
-            ids, lengths, _ = pad_batch(encoded, indices, max_length)
-            with _autocast(device, bf16):
-                out = model(to_device(ids, device), lengths)
-            pending.append((indices, out.float()))
-        for indices, out in pending:  # one synchronisation at the end, not one per batch
-            logits[indices] = out.cpu().numpy()
-    finally:
-        model.train(was_training)
-    return logits
 
 
 def _valid_loss_accuracy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -200,7 +140,7 @@ class EpochTotals:
 
 
 def train_one_epoch(
-    model: SentimentLSTM,
+    model: SentimentModel,
     optimizer: torch.optim.Optimizer,
     loss_fn: nn.Module,
     train: EncodedReviews,
@@ -220,9 +160,11 @@ def train_one_epoch(
     correct = torch.zeros((), device=device, dtype=torch.int64)
     seen = 0
     for step, indices in enumerate(batches, start=1):
-        ids, lengths, labels = pad_batch(train, indices, config.max_length)
+        ids, lengths, labels = pad_batch(
+            train, indices, config.max_length, pad_index=model.config.padding_idx
+        )
         ids, labels = to_device(ids, device), to_device(labels, device)
-        with _autocast(device, config.bf16):
+        with autocast(device, config.bf16):
             logits = model(ids, lengths)
         loss = loss_fn(logits.float(), labels)
         optimizer.zero_grad(set_to_none=True)
@@ -251,7 +193,8 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     config: TrainConfig,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainingResult:
-    """Train a :class:`SentimentLSTM` and keep the epoch with the best validation accuracy.
+    """Train a model of ``model_config``'s architecture; keep the epoch with the best validation
+    accuracy.
 
     Stops after ``config.epochs``, after ``config.patience`` epochs without improvement, on a
     non-finite loss, or on Ctrl-C (KeyboardInterrupt, also from ``on_epoch_end``); in every
@@ -262,7 +205,7 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     device = resolve_device(config.device)
     seed_everything(config.seed)
     tune_backend(device)
-    model = SentimentLSTM(model_config, embedding).to(device)
+    model = build_model(model_config, embedding).to(device)
     optimizer = torch.optim.Adam(
         [p for p in model.parameters() if p.requires_grad],
         lr=config.learning_rate,

@@ -1,49 +1,242 @@
-"""Which vocabulary a model was trained with, so a model never scores ids of another one."""
+"""The vocabulary: training-split words by frequency, and the ids that encode reviews with it.
+
+Token columns are handled as Arrow arrays: the 13.5M tokens of IMDB are flattened,
+dictionary-encoded and mapped once per distinct token, never one Python string at a time.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from imdb_sentiment.sequences import EncodedReviews
+from imdb_sentiment.text import TokenizerConfig
+
+logger = logging.getLogger(__name__)
+
+PAD, UNK = "<pad>", "<unk>"
 FINGERPRINT_KEY = "vocabulary_sha256"
 
 
-def vocabulary_fingerprint(vocabulary: dict[str, Any]) -> str:
-    """SHA-256 of the words in index order: equal only for the same id-to-word mapping."""
-    return hashlib.sha256("\n".join(vocabulary["itos"]).encode()).hexdigest()
+@dataclass(frozen=True)
+class Vocabulary:
+    """Words by id (``itos``), the two special ids, and how the vocabulary was built.
+
+    ``tokenization`` is the tokenizer the training tokens were made with, so that whoever
+    encodes new text (the served model) tokenizes it the same way.
+    """
+
+    itos: tuple[str, ...]
+    pad_index: int = 0
+    unk_index: int = 1
+    max_size: int | None = None
+    min_freq: int = 1
+    train_tokens: int = 0
+    train_distinct_tokens: int = 0
+    tokenization: TokenizerConfig | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "itos", tuple(self.itos))
+        for name, word in (("pad_index", PAD), ("unk_index", UNK)):
+            index = getattr(self, name)
+            if not (isinstance(index, int) and 0 <= index < len(self.itos)) or (
+                self.itos[index] != word
+            ):
+                raise ValueError(f"vocabulary: {name} {index!r} must be the id of {word}")
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    @property
+    def words(self) -> list[str]:
+        """The words, without the special tokens."""
+        specials = {self.pad_index, self.unk_index}
+        return [word for index, word in enumerate(self.itos) if index not in specials]
+
+    @classmethod
+    def build(
+        cls,
+        lists: pa.ListArray,
+        max_size: int | None = None,
+        min_freq: int = 1,
+        tokenization: TokenizerConfig | None = None,
+    ) -> Vocabulary:
+        """``<pad>``, ``<unk>``, then words by descending frequency (ties: first appearance).
+
+        At most ``max_size`` words besides the specials (None: no cap), each seen at least
+        ``min_freq`` times in ``lists`` (the training split's token lists).
+        """
+        if max_size is not None and max_size < 1:
+            raise ValueError(f"vocabulary: max_size must be >= 1 or None, got {max_size}")
+        if min_freq < 1:
+            raise ValueError(f"vocabulary: min_freq must be >= 1, got {min_freq}")
+        words, counts = token_counts(lists)
+        order = np.argsort(-counts, kind="stable")
+        order = order[counts[order] >= min_freq]
+        ranked = [w for w in words.take(pa.array(order)).to_pylist() if w not in (PAD, UNK)]
+        if max_size is not None:
+            ranked = ranked[:max_size]
+        vocabulary = cls(
+            itos=(PAD, UNK, *ranked),
+            max_size=max_size,
+            min_freq=min_freq,
+            train_tokens=int(counts.sum()),
+            train_distinct_tokens=len(counts),
+            tokenization=tokenization,
+        )
+        logger.info(
+            "Vocabulary: %d words + 2 specials from %d distinct train tokens (%d tokens)",
+            len(ranked),
+            len(counts),
+            vocabulary.train_tokens,
+        )
+        return vocabulary
+
+    def encode(self, lists: pa.ListArray) -> tuple[np.ndarray, np.ndarray]:
+        """Flat int32 ids and int64 offsets of token lists; other words become ``<unk>``.
+
+        Each distinct token is looked up once (dictionary encoding), not once per occurrence.
+        """
+        encoded = pc.dictionary_encode(lists.flatten())
+        stoi = {word: index for index, word in enumerate(self.itos)}
+        distinct_ids = np.fromiter(
+            (stoi.get(word, self.unk_index) for word in encoded.dictionary.to_pylist()),
+            dtype=np.int32,
+            count=len(encoded.dictionary),
+        )
+        ids = distinct_ids[np.asarray(encoded.indices, dtype=np.int64)]
+        offsets = np.zeros(len(lists) + 1, dtype=np.int64)
+        np.cumsum(np.asarray(lists.value_lengths(), dtype=np.int64), out=offsets[1:])
+        return ids, offsets
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the words in id order: equal only for the same id-to-word mapping."""
+        return hashlib.sha256("\n".join(self.itos).encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``data/03_primary/vocabulary.json``)."""
+        data: dict[str, Any] = {
+            "itos": list(self.itos),
+            "pad_index": self.pad_index,
+            "unk_index": self.unk_index,
+            "max_size": self.max_size,
+            "min_freq": self.min_freq,
+            "train_tokens": self.train_tokens,
+            "train_distinct_tokens": self.train_distinct_tokens,
+        }
+        if self.tokenization is not None:
+            data["tokenization"] = {
+                "spacy_model": self.tokenization.spacy_model,
+                "lowercase": self.tokenization.lowercase,
+            }
+            data["lowercase"] = self.tokenization.lowercase  # as files before the type had it
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "vocabulary") -> Vocabulary:
+        """Read :meth:`to_dict`'s form; a missing or bad key names ``where``."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{where}: expected a JSON object, got {type(data).__name__}")
+        known = {*cls.__dataclass_fields__, "lowercase"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {unknown}")
+        itos = data.get("itos")
+        if not isinstance(itos, list) or not all(isinstance(word, str) for word in itos):
+            raise ValueError(f"{where}: 'itos' must be a list of words")
+        tokenization = data.get("tokenization")
+        fields = {key: value for key, value in data.items() if key not in ("lowercase", "itos")}
+        if tokenization is not None:
+            fields["tokenization"] = TokenizerConfig.from_params(tokenization)
+        try:
+            return cls(itos=tuple(itos), **fields)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{where}: {error}") from error
 
 
-def check_model_vocabulary(checkpoint: dict[str, Any], vocabulary: dict[str, Any]) -> None:
+def token_lists(tokens: pd.DataFrame, name: str) -> pa.ListArray:
+    """The ``tokens`` column of a tokens table as one Arrow list array, checked for nulls."""
+    if "tokens" not in tokens.columns:
+        raise ValueError(f"{name}: no 'tokens' column (columns: {list(tokens.columns)})")
+    column = tokens["tokens"]
+    if isinstance(column.dtype, pd.ArrowDtype):
+        lists = pa.array(column.array)
+        if isinstance(lists, pa.ChunkedArray):
+            lists = lists.combine_chunks()
+    else:
+        try:
+            lists = pa.array(column, type=pa.list_(pa.string()), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+            raise ValueError(f"{name}: 'tokens' must hold lists of strings ({error})") from error
+    if not (pa.types.is_list(lists.type) or pa.types.is_large_list(lists.type)) or not (
+        pa.types.is_string(lists.type.value_type) or pa.types.is_large_string(lists.type.value_type)
+    ):
+        raise ValueError(f"{name}: 'tokens' must hold lists of strings, got {lists.type}")
+    if lists.null_count:
+        row = int(np.flatnonzero(np.asarray(lists.is_null()))[0])
+        raise ValueError(f"{name}: 'tokens' is null at row {row}")
+    if lists.flatten().null_count:
+        lengths = np.asarray(lists.value_lengths())
+        first = int(np.flatnonzero(np.asarray(lists.flatten().is_null()))[0])
+        row = int(np.searchsorted(np.cumsum(lengths), first, side="right"))
+        raise ValueError(f"{name}: 'tokens' row {row} holds a null token")
+    return lists
+
+
+def token_counts(lists: pa.ListArray) -> tuple[pa.Array, np.ndarray]:
+    """Distinct tokens in order of first appearance, and how often each occurs."""
+    encoded = pc.dictionary_encode(lists.flatten())
+    counts = np.bincount(
+        np.asarray(encoded.indices, dtype=np.int64), minlength=len(encoded.dictionary)
+    )
+    return encoded.dictionary, counts
+
+
+def _labels(tokens: pd.DataFrame, name: str) -> np.ndarray:
+    """The 0/1 labels as int8; anything else names the row and review id."""
+    for column in ("id", "label"):
+        if column not in tokens.columns:
+            raise ValueError(f"{name}: no {column!r} column (columns: {list(tokens.columns)})")
+    labels = pd.to_numeric(tokens["label"], errors="coerce").to_numpy(
+        dtype="float64", na_value=np.nan
+    )
+    bad = np.flatnonzero(~np.isin(labels, (0.0, 1.0)))
+    if len(bad):
+        row = int(bad[0])
+        raise ValueError(
+            f"{name}: label {tokens['label'].iloc[row]} at row {row} "
+            f"(id {tokens['id'].iloc[row]}) is not 0 or 1"
+        )
+    return labels.astype(np.int8)
+
+
+def encode_reviews(tokens: pd.DataFrame, vocabulary: Vocabulary, name: str) -> EncodedReviews:
+    """A tokens table (``id``, ``label``, ``tokens``) as vocabulary ids; ``name`` in errors."""
+    lists = token_lists(tokens, name)
+    labels = _labels(tokens, name)
+    ids, offsets = vocabulary.encode(lists)
+    return EncodedReviews(
+        ids=ids,
+        offsets=offsets,
+        labels=labels,
+        review_ids=tokens["id"].to_numpy(dtype=np.int64),
+    )
+
+
+def check_model_vocabulary(checkpoint: dict[str, Any], vocabulary: Vocabulary) -> None:
     """Refuse a checkpoint trained on another vocabulary (same size or not)."""
     trained_with = checkpoint.get(FINGERPRINT_KEY)
-    if trained_with is not None and trained_with != vocabulary_fingerprint(vocabulary):
+    if trained_with is not None and trained_with != vocabulary.fingerprint():
         raise ValueError(
             "the stored model was trained with another vocabulary than "
             "data/03_primary/vocabulary.json (the features were rebuilt since, e.g. with another "
             "--env or data source): retrain with `kedro run`, or rebuild the features the model "
             "was trained with"
         )
-
-
-def encode_token_lists(
-    lists: pa.ListArray, itos: list[str], unk_index: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Flat int32 ids and int64 offsets of token lists; words outside ``itos`` become ``unk``.
-
-    Each distinct token is looked up once (dictionary encoding), not once per occurrence.
-    """
-    encoded = pc.dictionary_encode(lists.flatten())
-    stoi = {word: index for index, word in enumerate(itos)}
-    distinct_ids = np.fromiter(
-        (stoi.get(word, unk_index) for word in encoded.dictionary.to_pylist()),
-        dtype=np.int32,
-        count=len(encoded.dictionary),
-    )
-    ids = distinct_ids[np.asarray(encoded.indices, dtype=np.int64)]
-    offsets = np.zeros(len(lists) + 1, dtype=np.int64)
-    np.cumsum(np.asarray(lists.value_lengths(), dtype=np.int64), out=offsets[1:])
-    return ids, offsets

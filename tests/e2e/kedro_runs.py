@@ -14,7 +14,7 @@ from kedro.framework.startup import bootstrap_project
 # A tiny model and one epoch: the whole DAG on the bundled sample in well under a minute.
 FAST_TRAINING = {
     "training.epochs": 2,
-    "training.model.hidden_dim": 16,
+    "training.model.bilstm.hidden_dim": 16,
     "training.max_length": 60,
     "training.batch_size": 64,
     "training.progress": False,

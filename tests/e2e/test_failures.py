@@ -34,4 +34,4 @@ def test_explicit_cuda_without_cuda_fails_the_run_and_keeps_earlier_outputs(proj
     first, failed = runs_of(project_copy)
     assert first.info.status == "FINISHED"
     assert failed.info.status == "FAILED"
-    assert not (project_copy / "data" / "06_models" / "model.pt").exists()
+    assert not (project_copy / "data" / "06_models" / "model_checkpoint.pt").exists()

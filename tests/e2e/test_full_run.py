@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -25,7 +26,7 @@ def test_every_layer_is_written(trained_project: Path) -> None:
     matrix = np.load(data / "05_model_input" / "embedding_matrix.npy")
     assert matrix.shape == (len(vocabulary["itos"]), 50)
     assert not matrix[vocabulary["pad_index"]].any()
-    assert len(list((data / "06_models" / "model.pt").iterdir())) == 1  # one version
+    assert len(list((data / "06_models" / "model_checkpoint.pt").iterdir())) == 1  # one version
     predictions = pd.read_parquet(data / "07_model_output" / "test_predictions.parquet")
     test = pd.read_parquet(data / "02_intermediate" / "test_reviews.parquet")
     assert sorted(predictions["id"]) == sorted(test["id"])
@@ -42,7 +43,7 @@ def test_mlflow_records_the_run(trained_project: Path) -> None:
     assert run.info.status == "FINISHED"
     assert run.info.run_name.startswith("all · local · bilstm-1x16-max_mean")
     params = run.data.params
-    assert params["training.model.hidden_dim"] == "16"
+    assert params["training.model.bilstm.hidden_dim"] == "16"
     assert params["training.epochs"] == "2"
     assert int(params["vocabulary_size"]) > 1000
     assert params["glove_dim"] == "50"
@@ -70,6 +71,8 @@ def test_served_model_scores_raw_text(trained_project: Path) -> None:
         )
         assert [m.name for m in models] == ["sentiment_model"]
         served = mlflow.pyfunc.load_model(models[0].model_uri)
+        inputs = served.metadata.get_input_schema().to_dict()
+        assert inputs == [{"type": "string", "name": "text", "required": True}]
         reviews = pd.DataFrame(
             {"text": ["A wonderful, moving film.<br /><br />Loved it!", "Dull and far too long."]}
         )
@@ -82,20 +85,32 @@ def test_served_model_scores_raw_text(trained_project: Path) -> None:
     assert set(scored["label"]) <= {0, 1}
 
 
-def test_evaluate_runs_alone_from_stored_artifacts(trained_project: Path) -> None:
-    metrics_file = trained_project / "data" / "08_reporting" / "test_metrics.json"
+def test_evaluate_runs_alone_from_stored_artifacts(trained_project: Path, tmp_path: Path) -> None:
+    # Its own copy of the trained project, with an MLflow store of its own: the shared
+    # fixture keeps its files and its one run for the other tests.
+    project = shutil.copytree(
+        trained_project,
+        tmp_path / "project",
+        ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts"),
+    )
+    (project / "conf" / "local" / "mlflow.yml").write_text(
+        f"server:\n  mlflow_tracking_uri: {tracking_uri(project)}\n"
+    )
+    metrics_file = project / "data" / "08_reporting" / "test_metrics.json"
     metrics_file.unlink()
-    model_versions = sorted((trained_project / "data" / "06_models" / "model.pt").iterdir())
+    model_versions = sorted((project / "data" / "06_models" / "model_checkpoint.pt").iterdir())
 
-    kedro_run(trained_project, pipeline_names=["evaluate"])
+    kedro_run(project, pipeline_names=["evaluate"])
 
     assert json.loads(metrics_file.read_text())["n"] > 0
-    assert sorted((trained_project / "data" / "06_models" / "model.pt").iterdir()) == (
-        model_versions
+    assert (
+        sorted((project / "data" / "06_models" / "model_checkpoint.pt").iterdir()) == model_versions
     )
-    training_run, evaluate_run = runs_of(trained_project)
+    (training_run,) = runs_of(trained_project)
+    (evaluate_run,) = runs_of(project)
     assert evaluate_run.info.status == "FINISHED"
     assert evaluate_run.info.run_name.startswith("evaluate · local")
     assert evaluate_run.data.tags["trained_in_run_id"] == training_run.info.run_id
     assert "test_accuracy" in evaluate_run.data.metrics
     assert "valid_accuracy" not in evaluate_run.data.metrics
+    assert (trained_project / "data" / "08_reporting" / "test_metrics.json").is_file()

@@ -51,7 +51,7 @@ def interrupted_kedro_run(project: Path, arguments: list[str], when: str) -> tup
 def test_ctrl_c_keeps_best_model_and_fails_the_run(project_copy: Path) -> None:
     kedro_run(project_copy, pipeline_names=["ingestion", "tokenization", "features"])
     params = (
-        "training.epochs=500,training.patience=500,training.model.hidden_dim=8,"
+        "training.epochs=500,training.patience=500,training.model.bilstm.hidden_dim=8,"
         "training.max_length=40,training.progress=false"
     )
     returncode, log = interrupted_kedro_run(
@@ -63,8 +63,8 @@ def test_ctrl_c_keeps_best_model_and_fails_the_run(project_copy: Path) -> None:
     summary = json.loads((project_copy / "data/06_models/training_summary.json").read_text())
     assert summary["stop_reason"] == "interrupted"
     assert summary["best_epoch"] >= 1
-    (model_version,) = (project_copy / "data/06_models/model.pt").iterdir()
-    assert (model_version / "model.pt").stat().st_size > 0
+    (model_version,) = (project_copy / "data/06_models/model_checkpoint.pt").iterdir()
+    assert (model_version / "model_checkpoint.pt").stat().st_size > 0
     (history_version,) = (project_copy / "data/06_models/training_history.json").iterdir()
     history = json.loads((history_version / "training_history.json").read_text())
     assert len(history) >= 2

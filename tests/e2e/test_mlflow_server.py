@@ -27,7 +27,7 @@ def test_rest_api_returns_params_and_metric_history(trained_project, mlflow_serv
         f"{mlflow_server}/api/2.0/mlflow/runs/get", params={"run_id": run.info.run_id}, timeout=10
     ).json()["run"]
     params = {p["key"]: p["value"] for p in got["data"]["params"]}
-    assert params["training.model.hidden_dim"] == "16"
+    assert params["training.model.bilstm.hidden_dim"] == "16"
     assert int(params["vocabulary_size"]) > 1000
 
     history = requests.get(

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
@@ -18,8 +16,7 @@ from imdb_sentiment.pipelines.ingestion.nodes import (
     split_train_valid,
     validate_reviews,
 )
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import project_config
 
 
 def reviews(n_neg: int, n_pos: int, prefix: str = "review") -> pd.DataFrame:
@@ -165,26 +162,16 @@ def test_pipeline_fails_on_bad_label() -> None:
 @pytest.mark.parametrize(
     ("env", "runtime_params", "expected"),
     [
-        ("local", {}, "data/01_raw/imdb_sample"),
+        ("base", {}, "data/01_raw/imdb_sample"),
         ("full", {}, "hf://stanfordnlp/imdb"),
         ("full", {"imdb_source": "/data/aclImdb_v1.tar.gz"}, "/data/aclImdb_v1.tar.gz"),
-        ("local", {"imdb_source": "/data/parquet"}, "/data/parquet"),
+        ("base", {"imdb_source": "/data/parquet"}, "/data/parquet"),
     ],
 )
 def test_one_runtime_parameter_switches_the_source(
     env: str, runtime_params: dict, expected: str
 ) -> None:
-    loader = OmegaConfigLoader(
-        conf_source=str(PROJECT_ROOT / "conf"),
-        base_env="base",
-        default_run_env="local",
-        env=env,
-        runtime_params=runtime_params,
-        config_patterns={
-            "catalog": ["catalog_ingestion*"],
-            "parameters": ["parameters_ingestion*"],
-        },
-    )
+    loader = project_config(env, runtime_params)
     catalog = loader["catalog"]
     assert catalog["imdb_raw"]["source"] == expected
     assert catalog["imdb_raw"]["type"] == "imdb_sentiment.datasets.imdb_source.IMDBSourceDataset"

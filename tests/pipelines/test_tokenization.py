@@ -7,13 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from kedro_datasets.pandas import ParquetDataset
 
 from imdb_sentiment.pipelines.tokenization import create_pipeline
-from imdb_sentiment.pipelines.tokenization.nodes import tokenize_reviews, tokenize_train_reviews
+from imdb_sentiment.pipelines.tokenization.nodes import tokenize_reviews
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PARAMS = {"spacy_model": "blank:en", "lowercase": True, "n_workers": 1, "chunk_size": 2}
@@ -35,7 +34,7 @@ def _as_lists(frame: pd.DataFrame) -> list[list[str]]:
 
 def test_node_keeps_ids_labels_and_order() -> None:
     reviews = _reviews(["Great film!<br />Loved it.", "Awful.", "", "Meh, it's OK"])
-    tokens = tokenize_train_reviews(reviews, PARAMS)
+    tokens = tokenize_reviews(reviews, PARAMS, "train")
     assert list(tokens.columns) == ["id", "label", "tokens"]
     assert tokens["id"].tolist() == [100, 101, 102, 103]
     assert tokens["label"].tolist() == [0, 1, 0, 1]
@@ -65,7 +64,7 @@ def test_missing_column_and_bad_text_name_the_split() -> None:
 
 
 def test_tokens_survive_the_parquet_dataset(tmp_path: Path) -> None:
-    tokens = tokenize_train_reviews(_reviews(["A fine film.", "Bad!"]), PARAMS)
+    tokens = tokenize_reviews(_reviews(["A fine film.", "Bad!"]), PARAMS, "train")
     dataset = ParquetDataset(filepath=str(tmp_path / "train_tokens.parquet"))
     dataset.save(tokens)
     loaded = dataset.load()
@@ -106,14 +105,10 @@ def test_pipeline_runs_every_split_with_sequential_runner() -> None:
     assert _as_lists(results["train_tokens"])[1] == ["bad", "movie", "!"]
 
 
-def test_parameters_and_catalog_files() -> None:
-    base = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_tokenization.yml").read_text())
-    full = yaml.safe_load((PROJECT_ROOT / "conf/full/parameters_tokenization.yml").read_text())
-    assert base["tokenization"]["lowercase"] is True
-    assert full["tokenization"]["lowercase"] is False  # torchtext Field's default, as the seed
-    assert base["tokenization"]["n_workers"] == 2
-    catalog = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog_tokenization.yml").read_text())
+def test_catalog_gives_every_split_its_tokens_file(project_catalog) -> None:
     for split in ("train", "valid", "test"):
-        entry = catalog[f"{split}_tokens"]
-        assert entry["filepath"] == f"data/02_intermediate/{split}_tokens.parquet"
-        assert entry["metadata"]["kedro-viz"]["layer"] == "intermediate"
+        dataset = project_catalog.get(f"{split}_tokens")
+        assert isinstance(dataset, ParquetDataset)
+        assert str(dataset._filepath).endswith(f"data/02_intermediate/{split}_tokens.parquet")
+        assert dataset._load_args == {"dtype_backend": "pyarrow"}
+        assert dataset.metadata["kedro-viz"]["layer"] == "intermediate"

@@ -9,6 +9,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
+from imdb_sentiment.dict_settings import SettingsError
 from imdb_sentiment.pipelines.evaluate import create_pipeline as evaluate_pipeline
 from imdb_sentiment.pipelines.evaluate.nodes import (
     compute_test_metrics,
@@ -25,14 +26,15 @@ from imdb_sentiment.pipelines.training.nodes import (
     training_run_facts,
 )
 from imdb_sentiment.sequences import EncodedReviews
+from imdb_sentiment.vocabulary import Vocabulary
 
-VOCABULARY = {
-    "itos": ["<pad>", "<unk>", *[f"w{i}" for i in range(18)]],
-    "pad_index": 0,
-    "unk_index": 1,
-}
+VOCABULARY = Vocabulary(itos=("<pad>", "<unk>", *[f"w{i}" for i in range(18)]))
 PARAMS = {
-    "model": {"hidden_dim": 8, "num_layers": 1, "pooling": "max_mean", "embedding_dropout": 0.0},
+    "model": {
+        "type": "bilstm",
+        "embedding_dropout": 0.0,
+        "bilstm": {"hidden_dim": 8, "num_layers": 1, "pooling": "max_mean"},
+    },
     "epochs": 3,
     "batch_size": 16,
     "learning_rate": 0.02,
@@ -72,7 +74,8 @@ def test_training_keeps_the_best_epoch_and_what_evaluation_needs(trained) -> Non
     assert summary["stop_reason"] == "completed"
     assert checkpoint["max_length"] == 20
     assert checkpoint["device"] == "cpu"
-    assert checkpoint["vocabulary_size"] == len(VOCABULARY["itos"])
+    assert checkpoint["vocabulary_size"] == len(VOCABULARY)
+    assert checkpoint["model_type"] == "bilstm"
 
 
 def test_embedding_that_does_not_match_the_vocabulary_is_refused() -> None:
@@ -82,9 +85,21 @@ def test_embedding_that_does_not_match_the_vocabulary_is_refused() -> None:
         )
 
 
+def test_the_cnn_is_one_parameter_away() -> None:
+    embedding = np.random.default_rng(0).normal(0, 0.1, (20, 6)).astype(np.float32)
+    params = {**PARAMS, "epochs": 2, "model": {**PARAMS["model"], "type": "cnn"}}
+    checkpoint, history, _ = train_sentiment_model(
+        reviews(160, 1), reviews(60, 2), embedding, VOCABULARY, params
+    )
+    assert checkpoint["model_type"] == "cnn" and len(history) == 2
+    assert checkpoint["model_config"]["filter_sizes"] == [3, 4, 5]
+    predictions = predict_test_reviews(checkpoint, VOCABULARY, reviews(30, 3), EVALUATE)
+    assert predictions["probability"].between(0, 1).all()
+
+
 def test_a_misspelt_parameter_is_an_error() -> None:
     params = {**PARAMS, "epocs": 3}
-    with pytest.raises(ValueError, match="epocs"):
+    with pytest.raises(SettingsError, match="training.epocs: unknown setting"):
         train_sentiment_model(
             reviews(10, 1), reviews(10, 2), np.zeros((20, 6), np.float32), VOCABULARY, params
         )
@@ -149,16 +164,25 @@ def test_a_test_set_of_one_class_is_evaluated_without_roc_auc(trained) -> None:
 
 def test_a_model_from_another_vocabulary_is_refused(trained) -> None:
     checkpoint, _, _ = trained
-    bigger = {**VOCABULARY, "itos": [*VOCABULARY["itos"], "extra"]}
+    bigger = Vocabulary(itos=(*VOCABULARY.itos, "extra"))
     with pytest.raises(ValueError, match="retrain with `kedro run`"):
         predict_test_reviews(checkpoint, bigger, reviews(5, 3), EVALUATE)
 
 
 def test_a_model_from_another_vocabulary_of_the_same_size_is_refused(trained) -> None:
     checkpoint, _, _ = trained
-    renamed = {**VOCABULARY, "itos": [*VOCABULARY["itos"][:-1], "other"]}
+    renamed = Vocabulary(itos=(*VOCABULARY.itos[:-1], "other"))
     with pytest.raises(ValueError, match="another vocabulary"):
         predict_test_reviews(checkpoint, renamed, reviews(5, 3), EVALUATE)
+
+
+@pytest.mark.parametrize("threshold", [-0.1, 1.5])
+def test_a_threshold_outside_0_1_is_refused(trained, threshold) -> None:
+    checkpoint, _, _ = trained
+    with pytest.raises(SettingsError, match="evaluate.threshold: must be in"):
+        predict_test_reviews(
+            checkpoint, VOCABULARY, reviews(5, 3), {**EVALUATE, "threshold": threshold}
+        )
 
 
 def test_training_and_evaluate_pipelines_run_with_sequential_runner() -> None:

@@ -9,11 +9,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from imdb_sentiment.evaluation import classification_metrics, predict_probabilities
-from imdb_sentiment.model import load_model
+from imdb_sentiment.evaluation import classification_metrics
+from imdb_sentiment.inference import predict_probabilities
+from imdb_sentiment.models import load_model
+from imdb_sentiment.parameters import EvaluateSettings
 from imdb_sentiment.reporting import confusion_matrix_figure, roc_curve_figure
 from imdb_sentiment.sequences import EncodedReviews
-from imdb_sentiment.vocabulary import check_model_vocabulary
+from imdb_sentiment.vocabulary import Vocabulary, check_model_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -30,24 +32,28 @@ SCALAR_METRICS = (
 
 
 def predict_test_reviews(
-    model: dict, vocabulary: dict[str, Any], test_ids: EncodedReviews, params: dict[str, Any]
+    checkpoint: dict,
+    vocabulary: Vocabulary,
+    test_ids: EncodedReviews,
+    params: dict[str, Any],
 ) -> pd.DataFrame:
     """One row per test review: its id, the probability of positive, the true label."""
-    check_model_vocabulary(model, vocabulary)
-    network = load_model(model, vocab_size=len(vocabulary["itos"]))
+    settings = EvaluateSettings.from_dict(params, "evaluate")
+    check_model_vocabulary(checkpoint, vocabulary)
+    network = load_model(checkpoint, vocab_size=len(vocabulary))
     probabilities = predict_probabilities(
         network,
         test_ids,
-        batch_size=params["batch_size"],
-        device=params["device"],
-        bf16=params["bf16"],
-        max_length=model.get("max_length"),
+        batch_size=settings.batch_size,
+        device=settings.device,
+        bf16=settings.bf16,
+        max_length=checkpoint.get("max_length"),
     )
     return pd.DataFrame(
         {
             "id": test_ids.review_ids,
             "probability": probabilities.astype(np.float32),
-            "prediction": (probabilities >= params["threshold"]).astype(np.int8),
+            "prediction": (probabilities >= settings.threshold).astype(np.int8),
             "label": test_ids.labels.astype(np.int8),
         }
     )
@@ -58,7 +64,7 @@ def compute_test_metrics(predictions: pd.DataFrame, params: dict[str, Any]) -> d
     metrics = classification_metrics(
         predictions["label"].to_numpy(),
         predictions["probability"].to_numpy(),
-        threshold=params["threshold"],
+        threshold=EvaluateSettings.from_dict(params, "evaluate").threshold,
     )
     auc = metrics["roc_auc"]
     logger.info(

@@ -1,4 +1,4 @@
-"""Evaluate pipeline: runs alone from the stored model, vocabulary and test ids."""
+"""Evaluate pipeline: runs alone from the stored model checkpoint, vocabulary and test ids."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -16,7 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 predict_test_reviews,
-                inputs=["model", "vocabulary", "test_ids", "params:evaluate"],
+                inputs=["model_checkpoint", "vocabulary", "test_ids", "params:evaluate"],
                 outputs="test_predictions",
                 name="predict_test_reviews",
             ),

@@ -2,15 +2,9 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import (
-    build_embedding_matrix,
-    build_vocabulary,
-    encode_test,
-    encode_train,
-    encode_valid,
-)
+from imdb_sentiment.pipelines import SPLITS, for_split
 
-ENCODE_NODES = {"train": encode_train, "valid": encode_valid, "test": encode_test}
+from .nodes import build_embedding_matrix, build_vocabulary, encode_split
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -31,12 +25,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             *(
                 Node(
-                    func,
+                    for_split(encode_split, split),
                     inputs=[f"{split}_tokens", "vocabulary"],
                     outputs=f"{split}_ids",
                     name=f"encode_{split}",
                 )
-                for split, func in ENCODE_NODES.items()
+                for split in SPLITS
             ),
         ]
     )

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from imdb_sentiment.text import TokenizerConfig, tokenize_to_arrow
+from imdb_sentiment.parameters import TokenizationSettings
+from imdb_sentiment.text import tokenize_to_arrow
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +36,13 @@ def tokenize_reviews(reviews: pd.DataFrame, params: dict[str, Any], split: str) 
             f"{split}_reviews: column 'text' row {row} (id {reviews['id'].iloc[row]}) is "
             f"{type(reviews['text'].iloc[row]).__name__}, not a string"
         )
+    settings = TokenizationSettings.from_dict(params, "tokenization")
     started = time.perf_counter()
     tokens = tokenize_to_arrow(
         pa.array(reviews["text"], type=pa.large_string()),
-        TokenizerConfig.from_params(params),
-        n_workers=int(params.get("n_workers", 1)),
-        chunk_size=int(params.get("chunk_size", 20_000)),
+        settings.tokenizer,
+        n_workers=settings.n_workers,
+        chunk_size=settings.chunk_size,
     )
     seconds = time.perf_counter() - started
     logger.info(
@@ -58,18 +60,3 @@ def tokenize_reviews(reviews: pd.DataFrame, params: dict[str, Any], split: str) 
             "tokens": tokens.to_pandas().to_numpy(),
         }
     )
-
-
-def tokenize_train_reviews(reviews: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
-    """Tokenize the training split."""
-    return tokenize_reviews(reviews, params, "train")
-
-
-def tokenize_valid_reviews(reviews: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
-    """Tokenize the validation split."""
-    return tokenize_reviews(reviews, params, "valid")
-
-
-def tokenize_test_reviews(reviews: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
-    """Tokenize the test split."""
-    return tokenize_reviews(reviews, params, "test")

@@ -1,14 +1,10 @@
-"""Tokenization pipeline: ``<split>_reviews`` → ``<split>_tokens`` for train, valid and test."""
+"""Tokenization pipeline: ``{split}_reviews`` → ``{split}_tokens`` for train, valid and test."""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import tokenize_test_reviews, tokenize_train_reviews, tokenize_valid_reviews
+from imdb_sentiment.pipelines import SPLITS, for_split
 
-SPLIT_NODES = {
-    "train": tokenize_train_reviews,
-    "valid": tokenize_valid_reviews,
-    "test": tokenize_test_reviews,
-}
+from .nodes import tokenize_reviews
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -16,11 +12,11 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                func,
+                for_split(tokenize_reviews, split),
                 inputs=[f"{split}_reviews", "params:tokenization"],
                 outputs=f"{split}_tokens",
                 name=f"tokenize_{split}_reviews",
             )
-            for split, func in SPLIT_NODES.items()
+            for split in SPLITS
         ]
     )

@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from imdb_sentiment.model import ModelConfig
+from imdb_sentiment.inference import resolve_device
 from imdb_sentiment.reporting import training_curves_figure
 from imdb_sentiment.sequences import EncodedReviews
 from imdb_sentiment.serving import SentimentModel
-from imdb_sentiment.training import TrainConfig, TrainingResult, resolve_device, train_model
-from imdb_sentiment.vocabulary import FINGERPRINT_KEY, vocabulary_fingerprint
+from imdb_sentiment.training import TrainingResult, settings_from_params, train_model
+from imdb_sentiment.vocabulary import FINGERPRINT_KEY, Vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -28,28 +28,25 @@ def train_sentiment_model(
     train_ids: EncodedReviews,
     valid_ids: EncodedReviews,
     embedding_matrix: np.ndarray,
-    vocabulary: dict[str, Any],
+    vocabulary: Vocabulary,
     params: dict[str, Any],
 ) -> tuple[dict, list[dict], dict[str, Any]]:
     """Train on ``train_ids``, keep the best epoch on ``valid_ids``; the test split is not read.
 
-    Returns the best checkpoint, the per-epoch history and a summary of how training ended.
+    The architecture is ``training.model.type``. Returns the best checkpoint, the per-epoch
+    history and a summary of how training ended.
     """
-    vocabulary_size = len(vocabulary["itos"])
-    if embedding_matrix.shape[0] != vocabulary_size:
+    if embedding_matrix.shape[0] != len(vocabulary):
         raise ValueError(
             f"embedding_matrix has {embedding_matrix.shape[0]} rows but the vocabulary has "
-            f"{vocabulary_size} words: rebuild both with `kedro run --pipeline=features`"
+            f"{len(vocabulary)} words: rebuild both with `kedro run --pipeline=features`"
         )
-    model_config = ModelConfig.from_dict(
-        {
-            **params["model"],
-            "vocab_size": vocabulary_size,
-            "embedding_dim": int(embedding_matrix.shape[1]),
-            "padding_idx": int(vocabulary["pad_index"]),
-        }
+    train_config, model_config = settings_from_params(params)
+    model_config = model_config.for_data(
+        vocab_size=len(vocabulary),
+        embedding_dim=int(embedding_matrix.shape[1]),
+        padding_idx=vocabulary.pad_index,
     )
-    train_config = TrainConfig.from_dict({k: v for k, v in params.items() if k != "model"})
     result: TrainingResult = train_model(
         train_ids, valid_ids, embedding_matrix, model_config, train_config
     )
@@ -60,7 +57,7 @@ def train_sentiment_model(
         )
     checkpoint = {
         **result.checkpoint,
-        FINGERPRINT_KEY: vocabulary_fingerprint(vocabulary),
+        FINGERPRINT_KEY: vocabulary.fingerprint(),
         "max_length": train_config.max_length,
         "device": str(resolve_device(train_config.device)),
     }
@@ -107,14 +104,14 @@ def epoch_metric_histories(history: list[dict]) -> dict[str, list[dict[str, floa
 
 def training_run_facts(
     checkpoint: dict,
-    vocabulary: dict[str, Any],
+    vocabulary: Vocabulary,
     glove_coverage: dict[str, Any],
     training_summary: dict[str, Any],
 ) -> dict[str, Any]:
     """What the run was, known only at run time, for MLflow's parameter table."""
     config = checkpoint["model_config"]
     return {
-        "vocabulary_size": len(vocabulary["itos"]),
+        "vocabulary_size": len(vocabulary),
         "glove_source": glove_coverage.get("source"),
         "glove_dim": glove_coverage.get("dim"),
         "embedding_dim": config["embedding_dim"],
@@ -130,7 +127,7 @@ def plot_training_curves(history: list[dict]) -> Figure:
 
 
 def package_serving_model(
-    checkpoint: dict, vocabulary: dict[str, Any], threshold: float
+    checkpoint: dict, vocabulary: Vocabulary, threshold: float
 ) -> SentimentModel:
     """The MLflow model: raw review text in, probability of positive and label out.
 

@@ -24,7 +24,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "vocabulary",
                     "params:training",
                 ],
-                outputs=["model", "training_history", "training_summary"],
+                outputs=["model_checkpoint", "training_history", "training_summary"],
                 name="train_sentiment_model",
             ),
             Node(
@@ -41,7 +41,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 training_run_facts,
-                inputs=["model", "vocabulary", "glove_coverage", "training_summary"],
+                inputs=["model_checkpoint", "vocabulary", "glove_coverage", "training_summary"],
                 outputs="training_run_facts",
                 name="log_training_run_facts",
             ),
@@ -53,7 +53,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 package_serving_model,
-                inputs=["model", "vocabulary", "params:evaluate.threshold"],
+                inputs=["model_checkpoint", "vocabulary", "params:evaluate.threshold"],
                 outputs="serving_model",
                 name="package_serving_model",
             ),

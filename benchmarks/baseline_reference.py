@@ -1,6 +1,6 @@
-"""REFERENCE ONLY: the seed tutorial's recipe, reimplemented to be measured beside ours.
+"""REFERENCE ONLY: the baseline recipe (the tutorial's), reimplemented to be measured beside ours.
 
-The seed (``../shared/seed/lstm-imdb-tutorial.txt``) used torchtext's legacy API:
+The tutorial (``../shared/seed/lstm-imdb-tutorial.txt``) used torchtext's legacy API:
 ``Field(tokenize="spacy")``, ``build_vocab(max_size=10000, vectors="glove.6B.100d")``,
 ``BucketIterator.splits(batch_size=30)`` and an ``RNN`` module (embedding -> dropout ->
 2-layer BiLSTM 256, seq-first, not packed -> last hidden states of both directions ->
@@ -9,17 +9,17 @@ from current releases, so this module re-does what it did, step for step:
 
 * :func:`bucket_iterator_batches`: ``BucketIterator`` (train: shuffle, pools of 100 batches
   sorted by length, batches shuffled within each pool; eval: everything sorted by length).
-* :class:`SeedBatcher`: ``Field.process`` per batch in Python (pad lists to the longest review,
+* :class:`BaselineBatcher`: ``Field.process`` per batch in Python (pad lists to the longest review,
   ``stoi`` lookup per token, ``torch.tensor``, transpose to ``[T, B]``) on the critical path.
-* :class:`SeedRNN`: the seed's module, copied.
-* :func:`train_epoch` / :func:`evaluate`: the seed's fp32 loops (one ``.item()`` per batch).
-* :func:`seed_data_prep`: serial spaCy tokenization, ``Counter`` vocabulary, Python lists.
+* :class:`BaselineRNN`: the tutorial's module, copied.
+* :func:`train_epoch` / :func:`evaluate`: the tutorial's fp32 loops (one ``.item()`` per batch).
+* :func:`baseline_data_prep`: serial spaCy tokenization, ``Counter`` vocabulary, Python lists.
 
 It reads the same :class:`EncodedReviews` and embedding matrix as ours, so tokens, vocabulary
-and GloVe are identical; ids are mapped to the seed's layout (``<unk>`` = 0, ``<pad>`` = 1;
+and GloVe are identical; ids are mapped to the baseline's layout (``<unk>`` = 0, ``<pad>`` = 1;
 ours is ``<pad>`` = 0, ``<unk>`` = 1) on the way in, by the per-token ``stoi`` lookup that
 torchtext did anyway. Torch + numpy only at import time (spaCy/pandas only inside
-:func:`seed_data_prep`). Not part of the package.
+:func:`baseline_data_prep`). Not part of the package.
 """
 
 from __future__ import annotations
@@ -36,17 +36,17 @@ import numpy as np
 import torch
 from torch import nn
 
-SEED_UNK, SEED_PAD = 0, 1  # torchtext's specials order: <unk>, <pad>
+BASELINE_UNK, BASELINE_PAD = 0, 1  # torchtext's specials order: <unk>, <pad>
 OUR_PAD, OUR_UNK = 0, 1
-BATCH_SIZE = 30  # batchsz in the seed
+BATCH_SIZE = 30  # batchsz in the tutorial
 POOL_BATCHES = 100  # torchtext's pool(): batch_size * 100 examples per pool
 HIDDEN_DIM = 256
 LEARNING_RATE = 1e-3
-TORCH_SEED = 123  # torch.manual_seed(123) in the seed
+TORCH_SEED = 123  # torch.manual_seed(123) in the tutorial
 
 
-class SeedRNN(nn.Module):
-    """The seed's ``RNN``, as written there (seq-first input ``[T, B]``, no padding_idx)."""
+class BaselineRNN(nn.Module):
+    """The tutorial's ``RNN``, as written there (seq-first input ``[T, B]``, no padding_idx)."""
 
     def __init__(self, vocab_size: int, embedding_dim: int, hidden_dim: int) -> None:
         super().__init__()
@@ -65,23 +65,23 @@ class SeedRNN(nn.Module):
 
 
 def torch_defaults() -> None:
-    """The backend as the seed's Colab script had it: torch's defaults, whatever ran before."""
+    """The backend as the tutorial's Colab script had it: torch's defaults, whatever ran before."""
     torch.backends.cudnn.benchmark = False
     torch.set_flush_denormal(False)
 
 
-def seed_embedding(matrix: np.ndarray) -> torch.Tensor:
-    """Our embedding matrix in the seed's row order (rows of ``<pad>`` and ``<unk>`` swapped)."""
+def baseline_embedding(matrix: np.ndarray) -> torch.Tensor:
+    """Our embedding matrix in the baseline's row order (``<pad>`` and ``<unk>`` swapped)."""
     weights = torch.as_tensor(np.asarray(matrix, dtype=np.float32)).clone()
-    weights[[SEED_UNK, SEED_PAD]] = weights[[OUR_UNK, OUR_PAD]]
+    weights[[BASELINE_UNK, BASELINE_PAD]] = weights[[OUR_UNK, OUR_PAD]]
     return weights
 
 
-def build_seed_model(matrix: np.ndarray, device: torch.device) -> SeedRNN:
+def build_baseline_model(matrix: np.ndarray, device: torch.device) -> BaselineRNN:
     """``rnn = RNN(len(TEXT.vocab), dim, 256)`` with GloVe copied in, on ``device``."""
     vocab_size, dim = matrix.shape
-    model = SeedRNN(vocab_size, dim, HIDDEN_DIM)
-    model.embedding.weight.data.copy_(seed_embedding(matrix))
+    model = BaselineRNN(vocab_size, dim, HIDDEN_DIM)
+    model.embedding.weight.data.copy_(baseline_embedding(matrix))
     return model.to(device)
 
 
@@ -118,7 +118,7 @@ def bucket_iterator_batches(
 
 
 @dataclass
-class SeedBatcher:
+class BaselineBatcher:
     """``Field.process`` + ``LabelField`` per batch, in Python as torchtext did it."""
 
     ids: np.ndarray
@@ -127,12 +127,12 @@ class SeedBatcher:
     vocab_size: int
 
     def __post_init__(self) -> None:
-        # stoi of the seed's vocabulary, keyed by our ids: swaps <pad> and <unk>, keeps the rest.
+        # the baseline's stoi, keyed by our ids: swaps <pad> and <unk>, keeps the rest.
         self.stoi = {i: i for i in range(self.vocab_size)}
-        self.stoi[OUR_PAD], self.stoi[OUR_UNK] = SEED_PAD, SEED_UNK
+        self.stoi[OUR_PAD], self.stoi[OUR_UNK] = BASELINE_PAD, BASELINE_UNK
 
     @classmethod
-    def from_encoded(cls, encoded: Any, vocab_size: int) -> SeedBatcher:
+    def from_encoded(cls, encoded: Any, vocab_size: int) -> BaselineBatcher:
         return cls(encoded.ids, encoded.offsets, encoded.labels, vocab_size)
 
     def __call__(
@@ -152,7 +152,7 @@ class SeedBatcher:
 
 
 def binary_acc(preds: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The seed's accuracy of one batch."""
+    """The tutorial's accuracy of one batch."""
     preds = torch.round(torch.sigmoid(preds))
     correct = torch.eq(preds, y).float()
     return correct.sum() / len(correct)
@@ -164,14 +164,14 @@ def _sync(device: torch.device) -> None:
 
 
 def train_epoch(  # noqa: PLR0917
-    model: SeedRNN,
-    batcher: SeedBatcher,
+    model: BaselineRNN,
+    batcher: BaselineBatcher,
     batches: list[list[int]],
     optimizer: torch.optim.Optimizer,
     criterion: nn.Module,
     device: torch.device,
 ) -> dict[str, float]:
-    """The seed's ``train()`` over ``batches``; wall seconds (synchronised) and reviews seen."""
+    """The tutorial's ``train()`` over ``batches``; wall seconds (synchronised) and reviews seen."""
     avg_acc = []
     model.train()
     _sync(device)
@@ -199,12 +199,12 @@ def train_epoch(  # noqa: PLR0917
 
 
 def evaluate(
-    model: SeedRNN,
-    batcher: SeedBatcher,
+    model: BaselineRNN,
+    batcher: BaselineBatcher,
     batches: list[list[int]],
     device: torch.device,
 ) -> dict[str, Any]:
-    """The seed's ``eval()``: fp32, no grad, one ``.item()`` per batch; logits in input order."""
+    """The tutorial's ``eval()``: fp32, no grad, one ``.item()`` per batch; input-order logits."""
     model.eval()
     n = sum(len(b) for b in batches)
     logits = np.full(len(batcher.labels), np.nan, np.float32)
@@ -227,22 +227,22 @@ def evaluate(
         "reviews": n,
         "reviews_per_s": n / seconds if seconds > 0 else float("nan"),
         "accuracy": accuracy,
-        "seed_batch_mean_accuracy": float(np.mean(avg_acc)) if avg_acc else float("nan"),
+        "baseline_batch_mean_accuracy": float(np.mean(avg_acc)) if avg_acc else float("nan"),
     }
 
 
 # --------------------------------------------------------------------------- data preparation
 
 
-def seed_data_prep(
+def baseline_data_prep(
     data_dir: str | Path, *, limit: int | None = None, max_size: int = 10_000
 ) -> dict[str, Any]:
-    """The seed's preparation, timed: parquet -> serial spaCy tokens -> Counter vocab -> ids.
+    """The baseline's data preparation, timed: parquet -> serial spaCy -> Counter vocab -> ids.
 
     torchtext tokenized every review with spaCy's English tokenizer in one process, kept each as
     a Python list of strings, counted words with a ``Counter`` (ties sorted alphabetically),
     and looked every token up in ``stoi``. ``blank:en`` has the tokenizer rules of
-    ``en_core_web_sm`` (the seed's model, not installed here). ``limit`` takes the first
+    ``en_core_web_sm`` (the tutorial's model, not installed here). ``limit`` takes the first
     ``limit`` reviews of each split (for a quick rate). Returns figures and the id lists.
     """
     import pandas as pd  # noqa: PLC0415 - only the data-prep reference needs them
@@ -254,7 +254,7 @@ def seed_data_prep(
     for split in ("train", "test"):
         path = data_dir / f"{split}.parquet"
         if not path.is_file():
-            raise FileNotFoundError(f"seed_data_prep: {path} does not exist")
+            raise FileNotFoundError(f"baseline_data_prep: {path} does not exist")
         frame = pd.read_parquet(path, columns=["text", "label"])
         frames[split] = frame.iloc[:limit] if limit else frame
     read_s = time.perf_counter() - started
@@ -276,7 +276,7 @@ def seed_data_prep(
     vocab_s = time.perf_counter() - mark
     mark = time.perf_counter()
     ids = {
-        split: [[stoi.get(word, SEED_UNK) for word in review] for review in reviews]
+        split: [[stoi.get(word, BASELINE_UNK) for word in review] for review in reviews]
         for split, reviews in tokens.items()
     }
     encode_s = time.perf_counter() - mark

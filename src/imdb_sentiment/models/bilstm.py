@@ -1,54 +1,39 @@
-"""The BiLSTM sentiment classifier, its configuration and its checkpoints (torch only)."""
+"""The (bidirectional) LSTM classifier: embedding, packed or padded LSTM, pooling, one logit."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from imdb_sentiment.dict_settings import DictSettings
+from imdb_sentiment.dict_settings import SettingsError
+from imdb_sentiment.models.base import ModelConfig, SentimentModel, check_dropout, positive_int
 
-CHECKPOINT_FORMAT = "imdb-sentiment-bilstm/1"
 POOLINGS = ("last", "max", "mean", "max_mean")
 
 
 @dataclass
-class ModelConfig(DictSettings):
-    """Shape and regularisation of :class:`SentimentLSTM`; stored in every checkpoint."""
+class BiLSTMConfig(ModelConfig):
+    """Shape and regularisation of :class:`SentimentLSTM` (defaults: the baseline recipe)."""
 
-    vocab_size: int
-    embedding_dim: int
     hidden_dim: int = 256
     num_layers: int = 2
     bidirectional: bool = True
-    dropout: float = 0.5
-    embedding_dropout: float = 0.5
-    pooling: str = "last"
-    freeze_embeddings: bool = False
-    padding_idx: int = 0
+    dropout: float = 0.5  # between LSTM layers and before the output layer
+    pooling: str = "last"  # over the top layer's outputs; last: the final hidden states
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "embedding_dim", "hidden_dim", "num_layers"):
+        super().__post_init__()
+        for name in ("hidden_dim", "num_layers"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"ModelConfig.{name} must be a positive integer, got {value!r}")
-        for name in ("dropout", "embedding_dropout"):
-            value = getattr(self, name)
-            if not 0.0 <= float(value) < 1.0:
-                raise ValueError(f"ModelConfig.{name} must be in [0, 1), got {value!r}")
+            if not positive_int(value):
+                raise SettingsError(name, f"must be a positive integer, got {value!r}")
+        check_dropout("dropout", self.dropout)
         if self.pooling not in POOLINGS:
-            raise ValueError(
-                f"ModelConfig.pooling must be one of {list(POOLINGS)}, got {self.pooling!r}"
-            )
-        if not 0 <= self.padding_idx < self.vocab_size:
-            raise ValueError(
-                f"ModelConfig.padding_idx {self.padding_idx} is outside the vocabulary "
-                f"of {self.vocab_size} words"
-            )
+            raise SettingsError("pooling", f"must be one of {list(POOLINGS)}, got {self.pooling!r}")
 
     @property
     def directions(self) -> int:
@@ -60,30 +45,20 @@ class ModelConfig(DictSettings):
         width = self.hidden_dim * self.directions
         return 2 * width if self.pooling == "max_mean" else width
 
+    def describe(self) -> str:
+        kind = "bilstm" if self.bidirectional else "lstm"
+        return f"{kind}-{self.num_layers}x{self.hidden_dim}-{self.pooling}"
 
-class SentimentLSTM(nn.Module):
+
+class SentimentLSTM(SentimentModel):
     """Embedding -> dropout -> packed (Bi)LSTM -> pooling -> dropout -> one logit per review."""
 
+    config: BiLSTMConfig
+
     def __init__(
-        self, config: ModelConfig, embedding: np.ndarray | torch.Tensor | None = None
+        self, config: BiLSTMConfig, embedding: np.ndarray | torch.Tensor | None = None
     ) -> None:
-        super().__init__()
-        self.config = config
-        self.embedding = nn.Embedding(
-            config.vocab_size, config.embedding_dim, padding_idx=config.padding_idx
-        )
-        if embedding is not None:
-            weights = torch.as_tensor(embedding)
-            expected = (config.vocab_size, config.embedding_dim)
-            if tuple(weights.shape) != expected:
-                raise ValueError(
-                    f"embedding matrix has shape {tuple(weights.shape)}, the model config "
-                    f"expects [vocab_size, embedding_dim] = {list(expected)}"
-                )
-            with torch.no_grad():
-                self.embedding.weight.copy_(weights.to(torch.float32))
-        self.embedding.weight.requires_grad_(not config.freeze_embeddings)
-        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        super().__init__(config, embedding)
         self.lstm = nn.LSTM(
             config.embedding_dim,
             config.hidden_dim,
@@ -105,14 +80,7 @@ class SentimentLSTM(nn.Module):
         its length. Both give the same result; packing is fast with cuDNN, but its backward
         pass on the CPU is quadratic in the sequence length, the padded run is not.
         """
-        lengths = lengths.detach().to("cpu", torch.int64)
-        if lengths.numel() and int(lengths.min()) < 1:
-            raise ValueError("SentimentLSTM: every review needs at least one token (length >= 1)")
-        if int(lengths.max()) > ids.size(1):
-            raise ValueError(
-                f"SentimentLSTM: lengths up to {int(lengths.max())} exceed the {ids.size(1)} "
-                "columns of ids"
-            )
+        lengths = self.checked_lengths(ids, lengths)
         embedded = self.embedding_dropout(self.embedding(ids))
         if packed is None:
             packed = embedded.is_cuda
@@ -122,11 +90,7 @@ class SentimentLSTM(nn.Module):
         if pooling == "last":
             features = torch.cat(last, dim=1)
         else:
-            mask = (
-                torch.arange(output.size(1), device=output.device)[None, :]
-                < lengths.to(output.device)[:, None]
-            )
-            mask = mask.unsqueeze(-1)
+            mask = self.step_mask(lengths, output.size(1), output.device).unsqueeze(-1)
             parts = []
             if pooling in ("max", "max_mean"):
                 lowest = torch.finfo(output.dtype).min
@@ -191,46 +155,3 @@ class SentimentLSTM(nn.Module):
 def _gather_steps(values: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
     """``values[b, steps[b, t]]`` for ``values`` ``[B, T, F]`` and ``steps`` ``[B, T]``."""
     return values.gather(1, steps.unsqueeze(-1).expand(-1, -1, values.size(2)))
-
-
-def model_checkpoint(model: SentimentLSTM, **extra: Any) -> dict[str, Any]:
-    """A plain, picklable dict holding everything :func:`load_model` needs (CPU tensors)."""
-    return {
-        "format": CHECKPOINT_FORMAT,
-        "model_config": model.config.to_dict(),
-        "state_dict": {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()},
-        **extra,
-    }
-
-
-def load_model(
-    checkpoint: dict[str, Any],
-    map_location: str | torch.device = "cpu",
-    vocab_size: int | None = None,
-) -> SentimentLSTM:
-    """Rebuild the model of a checkpoint in eval mode; check it fits ``vocab_size`` if given."""
-    if not isinstance(checkpoint, dict):
-        raise ValueError(f"model checkpoint must be a dict, got {type(checkpoint).__name__}")
-    found = checkpoint.get("format")
-    if found != CHECKPOINT_FORMAT:
-        raise ValueError(
-            f"model checkpoint has format {found!r}, expected {CHECKPOINT_FORMAT!r}; "
-            "retrain with `kedro run`"
-        )
-    for key in ("model_config", "state_dict"):
-        if key not in checkpoint:
-            raise ValueError(f"model checkpoint lacks {key!r}; retrain with `kedro run`")
-    config = ModelConfig.from_dict(dict(checkpoint["model_config"]))
-    if vocab_size is not None and vocab_size != config.vocab_size:
-        raise ValueError(
-            f"model was trained with a vocabulary of {config.vocab_size} words, the vocabulary "
-            f"has {vocab_size}; retrain with `kedro run`"
-        )
-    model = SentimentLSTM(config)
-    try:
-        model.load_state_dict(checkpoint["state_dict"])
-    except RuntimeError as error:
-        raise ValueError(
-            f"model checkpoint weights do not match its model config {config.to_dict()}: {error}"
-        ) from error
-    return model.to(map_location).eval()

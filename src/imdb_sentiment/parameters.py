@@ -1,0 +1,179 @@
+"""Every pipeline's parameters, typed, and one check of the whole tree before a run starts.
+
+Each section of ``conf/*/parameters_<pipeline>.yml`` has a settings class; the nodes build it
+from their ``params:<section>`` input, and :func:`validate_parameters` (called by the project's
+hook when Kedro creates the context) checks all of them at once, whichever pipelines run, so
+``kedro run --pipeline=evaluate --params trainig.epochs=1`` fails before any node runs. An
+unknown key or a bad value is a :class:`~imdb_sentiment.dict_settings.SettingsError` naming
+its dotted key. ``training`` is checked by the library's own settings
+(:func:`imdb_sentiment.training.settings_from_params`), which the GPU machine uses without Kedro.
+
+Kedro 1.7 can also build dataclasses from node type hints; that validates only the pipelines
+being run, one level deep, and kedro-mlflow would log the objects instead of their values, so
+the nodes take plain dicts and build their settings themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from imdb_sentiment.dict_settings import DictSettings, SettingsError, check_value, refuse_unknown
+from imdb_sentiment.text import TokenizerConfig
+from imdb_sentiment.training import settings_from_params
+
+LEARNING_RATE_WARNING = 1.0  # above this, Adam on this model diverges or stalls at chance
+# Runtime-only parameters (`kedro run --params KEY=...`) and the catalog entry whose `source`
+# reads them through `${runtime_params:KEY, default}`.
+RUNTIME_SOURCES = {"imdb_source": "imdb_raw", "glove_source": "glove_vectors"}
+
+
+def _positive(key: str, value: int) -> None:
+    if value < 1:
+        raise SettingsError(key, f"must be >= 1, got {value}")
+
+
+@dataclass
+class IngestionSettings(DictSettings):
+    valid_fraction: float = 0.1  # share of train carved out (stratified) as validation
+    seed: int = 42  # of that split
+    drop_test_overlap_from_train: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.valid_fraction < 1.0:
+            raise SettingsError("valid_fraction", f"must be in (0, 1), got {self.valid_fraction}")
+
+
+@dataclass
+class TokenizationSettings(DictSettings):
+    spacy_model: str = "blank:en"  # "blank:<lang>" or an installed spaCy model
+    lowercase: bool = True
+    n_workers: int = 1  # forked tokenizer processes; 1 tokenizes in the calling process
+    chunk_size: int = 20_000  # distinct space-separated pieces per task handed to a worker
+
+    def __post_init__(self) -> None:
+        _positive("n_workers", self.n_workers)
+        _positive("chunk_size", self.chunk_size)
+
+    @property
+    def tokenizer(self) -> TokenizerConfig:
+        """What decides the tokens (recorded in the vocabulary), without the driver knobs."""
+        return TokenizerConfig(spacy_model=self.spacy_model, lowercase=self.lowercase)
+
+
+@dataclass
+class FeaturesSettings(DictSettings):
+    max_size: int | None = None  # words besides <pad> and <unk>; None: no cap
+    min_freq: int = 1
+    unknown_init: Literal["zeros", "random"] = "zeros"  # vectors of words GloVe lacks
+    unknown_init_std: float = 0.1
+    seed: int = 0  # of the random unknown_init
+    lowercase_fallback: bool = False  # look a word up lowercased when GloVe lacks it
+
+    def __post_init__(self) -> None:
+        if self.max_size is not None:
+            _positive("max_size", self.max_size)
+        _positive("min_freq", self.min_freq)
+        if not self.unknown_init_std > 0:
+            raise SettingsError("unknown_init_std", f"must be > 0, got {self.unknown_init_std}")
+
+
+@dataclass
+class EvaluateSettings(DictSettings):
+    threshold: float = 0.5  # probability at or above which a review is called positive
+    batch_size: int = 512
+    device: str = "auto"
+    bf16: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise SettingsError("threshold", f"must be in [0, 1], got {self.threshold}")
+        _positive("batch_size", self.batch_size)
+
+
+SECTIONS: dict[str, Callable[[Any, str], Any]] = {
+    "ingestion": IngestionSettings.from_dict,
+    "tokenization": TokenizationSettings.from_dict,
+    "features": FeaturesSettings.from_dict,
+    "training": settings_from_params,
+    "evaluate": EvaluateSettings.from_dict,
+}
+TOP_LEVEL = {"seed": int}  # one seed, interpolated into the sections that need one
+
+
+def validate_parameters(
+    params: Mapping[str, Any],
+    runtime_params: Mapping[str, Any],
+    catalog: Mapping[str, Any],
+    env: str,
+) -> list[str]:
+    """Check the whole parameter tree; raise on the first problem, return warnings.
+
+    ``params`` are the merged parameters (runtime ones included), ``runtime_params`` what
+    ``--params`` gave, ``catalog`` the resolved catalog configuration of ``env``.
+    """
+    refuse_unknown(params, [*TOP_LEVEL, *SECTIONS, *RUNTIME_SOURCES], "")
+    for key, kind in TOP_LEVEL.items():
+        if key not in params:
+            raise SettingsError(key, "is missing")
+        check_value(kind, params[key], key)
+    for name, settings in SECTIONS.items():
+        if name not in params:
+            raise SettingsError(name, "is missing")
+        settings(params[name], name)
+    for key, dataset in RUNTIME_SOURCES.items():
+        _check_runtime_source(key, dataset, params, runtime_params, catalog, env)
+    return _warnings(params, runtime_params)
+
+
+def _check_runtime_source(  # noqa: PLR0917
+    key: str,
+    dataset: str,
+    params: Mapping[str, Any],
+    runtime_params: Mapping[str, Any],
+    catalog: Mapping[str, Any],
+    env: str,
+) -> None:
+    """A source parameter must come from ``--params`` and be what the catalog reads."""
+    if key not in params:
+        return
+    if key not in runtime_params:
+        raise SettingsError(
+            key, f"is read from `kedro run --params {key}=...` only, not from parameter files"
+        )
+    source = (catalog.get(dataset) or {}).get("source")
+    if str(source) != str(runtime_params[key]):
+        raise SettingsError(
+            key,
+            f"has no effect in environment {env!r}: its catalog takes {dataset} from "
+            f"{source!r}; use an environment that reads {key} (e.g. --env=full)",
+        )
+
+
+def _flat(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping) and value:
+            flat.update(_flat(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _warnings(params: Mapping[str, Any], runtime_params: Mapping[str, Any]) -> list[str]:
+    """Values that are valid but almost certainly not meant."""
+    found = []
+    rate = params["training"].get("learning_rate")
+    if isinstance(rate, int | float) and rate > LEARNING_RATE_WARNING:
+        found.append(
+            f"training.learning_rate={rate} is above {LEARNING_RATE_WARNING}: Adam on this "
+            "model will most likely diverge or stay at chance (usual: 1e-4 to 1e-2)"
+        )
+    selected = params["training"]["model"]["type"]
+    for key in _flat(runtime_params):
+        parts = key.split(".")
+        if parts[:2] == ["training", "model"] and len(parts) > 3 and parts[2] != selected:
+            found.append(f"{key} has no effect: training.model.type is {selected!r}")
+    return found
