@@ -25,7 +25,7 @@ def test_every_dataset_passed_between_nodes_is_persisted(project_copy: Path) -> 
         produced = {output for node in pipeline.nodes for output in node.outputs}
         consumed = {name for node in pipeline.nodes for name in node.inputs}
         between = produced & consumed
-        assert {"train_tokens", "vocabulary", "model", "test_metrics"} <= between
+        assert len(between) >= 10  # splits, tokens, vocabulary, ids, model, metrics, ...
         in_memory = {name for name in between if isinstance(catalog.get(name), MemoryDataset)}
     assert not in_memory, f"passed between nodes but not persisted: {sorted(in_memory)}"
 

@@ -95,8 +95,10 @@ def _kill_tree(process: subprocess.Popen) -> None:
     process.wait()
 
 
-def _airflow(env: dict[str, str], *args: str, timeout: float = 300) -> str:
-    """One `airflow` command; its output, or the test fails with it."""
+def _airflow(
+    env: dict[str, str], *args: str, timeout: float = 300, check: bool = True
+) -> tuple[int, str]:
+    """One `airflow` command: its exit status and output (``check``: the test fails unless 0)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "airflow", *args],
         env=env,
@@ -109,13 +111,14 @@ def _airflow(env: dict[str, str], *args: str, timeout: float = 300) -> str:
     except subprocess.TimeoutExpired:
         _kill_tree(process)
         pytest.fail(f"airflow {' '.join(args)} ran over {timeout} s")
-    assert process.returncode == 0, f"airflow {' '.join(args)} failed:\n{output[-20000:]}"
-    return output
+    if check:
+        assert process.returncode == 0, f"airflow {' '.join(args)} failed:\n{output[-20000:]}"
+    return process.returncode, output
 
 
 @pytest.fixture(scope="module")
-def airflow_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """A project copy whose DAG `airflow dags test` ran once, with the facts the tests check."""
+def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A project copy with its generated DAG, and a private Airflow whose API server is up."""
     root = tmp_path_factory.mktemp("airflow")
     project = copy_project(root / "project")
     port = _free_port()
@@ -132,10 +135,11 @@ def airflow_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     assert (project / "airflow_dags" / "imdb_sentiment_dag.py").is_file()
     _airflow(env, "db", "migrate")
 
+    log = root / "api-server.log"
     server = subprocess.Popen(
         [sys.executable, "-m", "airflow", "api-server"],
         env=env,
-        stdout=(root / "api-server.log").open("w"),
+        stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
     try:
@@ -146,32 +150,67 @@ def airflow_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
                     break
             except requests.ConnectionError:
                 pass
-            assert server.poll() is None, (root / "api-server.log").read_text()[-5000:]
+            assert server.poll() is None, log.read_text()[-5000:]
             assert time.monotonic() < deadline, "airflow api-server did not come up in 120 s"
             time.sleep(1)
-
-        conf = json.dumps({"kedro_params": nested(FAST_TRAINING)})
-        started = time.monotonic()
-        output = _airflow(
-            env, "dags", "test", DAG_ID, "--use-executor", "--conf", conf, timeout=DAG_RUN_TIMEOUT_S
-        )
-        seconds = time.monotonic() - started
+        yield {"project": project, "env": env, "db": root / "airflow_home" / "airflow.db"}
     finally:
         _kill_tree(server)
 
-    with sqlite3.connect(root / "airflow_home" / "airflow.db") as db:
-        tasks = db.execute("SELECT task_id, state, pid FROM task_instance").fetchall()
-    print(f"airflow dags test --use-executor: {seconds:.0f} s for {len(tasks)} tasks")
-    yield {"project": project, "tasks": tasks, "output": output, "seconds": seconds}
+
+def _dag_test(airflow: dict, kedro_params: dict) -> dict:
+    """`airflow dags test` of the DAG, every task a process of its own; what the run left."""
+    conf = json.dumps({"kedro_params": kedro_params})
+    started = time.monotonic()
+    returncode, output = _airflow(
+        airflow["env"],
+        *("dags", "test", DAG_ID, "--use-executor", "--conf", conf),
+        timeout=DAG_RUN_TIMEOUT_S,
+        check=False,
+    )
+    seconds = time.monotonic() - started
+    with sqlite3.connect(airflow["db"]) as db:
+        run_id, state = db.execute(
+            "SELECT run_id, state FROM dag_run ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        tasks = db.execute(
+            "SELECT task_id, state, pid FROM task_instance WHERE run_id = ?", (run_id,)
+        ).fetchall()
+    print(f"airflow dags test --use-executor: {state} in {seconds:.0f} s, {len(tasks)} tasks")
+    return {
+        "project": airflow["project"],
+        "returncode": returncode,
+        "output": output,
+        "run_id": run_id,
+        "state": state,
+        "states": {task: state for task, state, _ in tasks},
+        "pids": [pid for _, _, pid in tasks],
+    }
+
+
+def _mlflow_run(project: Path, airflow_run_id: str) -> mlflow.entities.Run:
+    """The one MLflow run of a DAG run."""
+    (run,) = [
+        run for run in runs_of(project) if run.data.tags.get("airflow.run_id") == airflow_run_id
+    ]
+    return run
+
+
+@pytest.fixture(scope="module")
+def airflow_run(airflow: dict) -> dict:
+    """The DAG run once on the bundled sample with the tiny model of the other end-to-end tests."""
+    run = _dag_test(airflow, nested(FAST_TRAINING))
+    assert run["returncode"] == 0, run["output"][-20000:]
+    return run
 
 
 def test_every_node_ran_as_its_own_successful_task_process(airflow_run: dict) -> None:
     bootstrap_project(airflow_run["project"])
     nodes = {slugify(node.name) for node in pipelines["__default__"].nodes}
-    states = {task: state for task, state, _ in airflow_run["tasks"]}
-    assert set(states) == nodes | {"open-mlflow-run", "close-mlflow-run"}
-    assert set(states.values()) == {"success"}, states
-    pids = [pid for _, _, pid in airflow_run["tasks"]]
+    assert airflow_run["state"] == "success"
+    assert set(airflow_run["states"]) == nodes | {"open-mlflow-run", "close-mlflow-run"}
+    assert set(airflow_run["states"].values()) == {"success"}, airflow_run["states"]
+    pids = airflow_run["pids"]
     assert len(set(pids)) == len(pids), "tasks shared a process"
 
 
@@ -193,19 +232,26 @@ def test_data_layers_are_written_as_a_kedro_run_writes_them(
 ) -> None:
     written = _data_files(airflow_run["project"])
     assert written == _data_files(trained_project)
-    assert "06_models/model.pt/*/model.pt" in written
-    assert "08_reporting/test_metrics.json" in written
+    assert {path.split("/")[0] for path in written} >= {
+        "02_intermediate",
+        "03_primary",
+        "05_model_input",
+        "06_models",
+        "07_model_output",
+        "08_reporting",
+    }
 
 
 def test_one_mlflow_run_holds_what_a_kedro_run_logs(
     airflow_run: dict, trained_project: Path
 ) -> None:
     project = airflow_run["project"]
-    (run,) = runs_of(project)
+    run = _mlflow_run(project, airflow_run["run_id"])
     reference = runs_of(trained_project)[0]  # the training run (evaluate tests may add one)
     assert run.info.status == "FINISHED"
     assert run.info.run_name.startswith("all · local · bilstm-1x16-max_mean · ")
     assert run.data.tags["airflow.dag_id"] == DAG_ID
+    assert run.data.tags["kedro_command"] == "kedro run --pipeline=__default__"
     assert run.data.params == reference.data.params
     assert set(run.data.metrics) == set(reference.data.metrics)
     client = mlflow.MlflowClient(tracking_uri(project))
@@ -228,7 +274,7 @@ def test_one_mlflow_run_holds_what_a_kedro_run_logs(
 
 def test_the_served_model_is_logged_to_that_run_and_scores_text(airflow_run: dict) -> None:
     project = airflow_run["project"]
-    (run,) = runs_of(project)
+    run = _mlflow_run(project, airflow_run["run_id"])
     mlflow.set_tracking_uri(tracking_uri(project))
     try:
         (model,) = mlflow.search_logged_models(
@@ -243,3 +289,29 @@ def test_the_served_model_is_logged_to_that_run_and_scores_text(airflow_run: dic
         mlflow.set_tracking_uri(None)
     assert list(scored.columns) == ["probability", "label"]
     assert scored["probability"].between(0, 1).all()
+
+
+def test_a_failed_node_fails_the_dag_run_and_its_mlflow_run(
+    airflow: dict, airflow_run: dict
+) -> None:
+    """A node that fails: its task fails, the rest never run, the teardown still closes the
+    MLflow run (FAILED), and what the earlier DAG run wrote is intact."""
+    vocabulary = airflow["project"] / "data" / "03_primary" / "vocabulary.json"
+    written = vocabulary.read_bytes()
+    missing = str(airflow["project"] / "no_such_imdb")
+    failed = _dag_test(airflow, {**nested(FAST_TRAINING), "imdb_source": missing})
+
+    assert failed["returncode"] != 0
+    assert failed["state"] == "failed"
+    states = failed["states"]
+    assert states.pop("open-mlflow-run") == "success"
+    assert states.pop("close-mlflow-run") == "success"  # the teardown runs all the same
+    bootstrap_project(airflow["project"])
+    first = {slugify(node.name) for node in pipelines["__default__"].grouped_nodes[0]}
+    assert {states.pop(task) for task in first} == {"failed"}  # the node reading the source
+    assert set(states.values()) == {"upstream_failed"}
+    run = _mlflow_run(airflow["project"], failed["run_id"])
+    assert run.info.status == "FAILED"
+    assert "no_such_imdb" in run.info.run_name
+    assert vocabulary.read_bytes() == written
+    assert _mlflow_run(airflow["project"], airflow_run["run_id"]).info.status == "FINISHED"
