@@ -27,7 +27,6 @@ import pytest
 import requests
 from kedro.framework.project import pipelines
 from kedro.framework.startup import bootstrap_project
-from slugify import slugify
 
 from tests.conftest import PROJECT_ROOT, copy_project
 from tests.e2e.kedro_runs import FAST_TRAINING, nested, runs_of, tracking_uri
@@ -38,6 +37,7 @@ except PackageNotFoundError:
     pytest.skip('needs the airflow extra: pip install -e ".[airflow]"', allow_module_level=True)
 
 import psutil  # noqa: E402 - installed with Airflow
+from slugify import slugify  # noqa: E402 - kedro-airflow's task ids
 
 pytestmark = pytest.mark.slow
 
