@@ -247,7 +247,8 @@ def test_run_is_tracked_in_postgresql(team_server: TeamServer, team_run: TeamRun
         )
         experiment, artifact_location, status = cursor.fetchone()
         cursor.execute(
-            "SELECT value FROM params WHERE run_uuid = %s AND key = 'training.model.bilstm.hidden_dim'",
+            "SELECT value FROM params WHERE run_uuid = %s "
+            "AND key = 'training.model.bilstm.hidden_dim'",
             (run.info.run_id,),
         )
         (hidden_dim,) = cursor.fetchone()
