@@ -123,7 +123,8 @@ def comparison_figure(accuracies: dict[str, tuple[float, float, float]], title: 
     axes.errorbar(
         values[:, 0],
         positions,
-        xerr=[values[:, 0] - values[:, 1], values[:, 2] - values[:, 0]],
+        # clipped: at 100% or 0% accuracy the interval's end can miss it by rounding
+        xerr=np.clip([values[:, 0] - values[:, 1], values[:, 2] - values[:, 0]], 0, None),
         fmt="none",
         color="black",
         capsize=4,
