@@ -44,10 +44,10 @@ def _checked(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nda
         raise ValueError("calibration: no reviews to fit a temperature on")
     if not np.isfinite(z).all():
         row = int(np.flatnonzero(~np.isfinite(z))[0])
-        raise ValueError(f"calibration: logit at row {row} is {z[row]!r}, not finite")
+        raise ValueError(f"calibration: logit at row {row} is {float(z[row])}, not finite")
     if not np.isin(y, (0, 1)).all():
         row = int(np.flatnonzero(~np.isin(y, (0, 1)))[0])
-        raise ValueError(f"calibration: label at row {row} is {y[row]!r}, not 0 or 1")
+        raise ValueError(f"calibration: label at row {row} is {y[row].item()!r}, not 0 or 1")
     return z, y.astype(np.float64)
 
 

@@ -144,7 +144,12 @@ def _checked(
     for row, text in enumerate(table["text"].tolist()):
         if not isinstance(text, str) or not text.strip():
             where = files[row] if files else _where(path, row, first_line)
-            problem = "is blank" if isinstance(text, str) else f"is {type(text).__name__}"
+            if isinstance(text, str):
+                problem = "is blank"
+            elif text is None or (isinstance(text, float) and np.isnan(text)):
+                problem = "is missing"
+            else:
+                problem = f"is {type(text).__name__}"
             raise LabelledReviewsError(f"{where}: the review text {problem}, not a review")
     labels = _labels(table["label"], path, first_line)
     ids = np.arange(len(table), dtype=np.int64)
