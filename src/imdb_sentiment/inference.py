@@ -6,6 +6,8 @@ Below both :mod:`imdb_sentiment.training` (validation each epoch) and
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -118,19 +120,13 @@ def model_logits(  # noqa: PLR0917 (the signature the nodes call)
     )
 
 
-def predict_probabilities(  # noqa: PLR0917 (the signature the nodes call)
-    model: SentimentModel,
-    encoded: EncodedReviews,
-    batch_size: int = 512,
-    device: str | torch.device = "auto",
-    bf16: bool = True,
-    max_length: int | None = None,
-    temperature: float = 1.0,
+def predict_probabilities(
+    model: SentimentModel, encoded: EncodedReviews, temperature: float = 1.0, **settings: Any
 ) -> np.ndarray:
     """Positive-class probabilities (float32) of every review, in the original order:
     ``sigmoid(logit / temperature)`` (the temperature fitted on validation calibrates them).
 
-    Moves ``model`` to ``device``; runs in eval mode without gradients.
+    ``settings`` are :func:`model_logits`' (batch size, device, bf16, max length).
     """
-    logits = model_logits(model, encoded, batch_size, device, bf16, max_length)
+    logits = model_logits(model, encoded, **settings)
     return torch.sigmoid(torch.from_numpy(logits) / float(temperature)).numpy()

@@ -339,7 +339,7 @@ def fit_tfidf_lr(
     valid_counts = count_ngrams(valid[0], ngram_range, terms)
     idf = smooth_idf(train_counts)
     selection: list[dict[str, Any]] = []
-    best: tuple[float, LinearBaseline] | None = None
+    best: tuple[float, dict[str, Any]] | None = None
     for sublinear in settings.sublinear_tf:
         x_train = _weighted(train_counts, False, bool(sublinear), idf, True)
         x_valid = _weighted(valid_counts, False, bool(sublinear), idf, True)
@@ -351,25 +351,19 @@ def fit_tfidf_lr(
                 max_iter=settings.max_iter,
                 random_state=SOLVER_SEED,
             ).fit(x_train, y_train)
-            accuracy = _accuracy(model.decision_function(x_valid), y_valid)
-            selection.append({"sublinear_tf": bool(sublinear), "C": float(c), "valid": accuracy})
-            if best is None or accuracy > best[0]:
-                best = (
-                    accuracy,
-                    LinearBaseline(
-                        name="tfidf_lr",
-                        terms=terms,
-                        ngram_range=ngram_range,
-                        binary=False,
-                        sublinear_tf=bool(sublinear),
-                        l2_normalize=True,
-                        feature_weights=idf,
-                        coef=model.coef_.ravel(),
-                        intercept=float(model.intercept_[0]),
-                        chosen={"sublinear_tf": bool(sublinear), "C": float(c)},
-                    ),
-                )
-    return _finish(best, selection, valid[0], y_valid, started)
+            chosen = {"sublinear_tf": bool(sublinear), "C": float(c)}
+            best = _keep_best(
+                best,
+                selection,
+                _accuracy(model.decision_function(x_valid), y_valid),
+                chosen,
+                sublinear_tf=bool(sublinear),
+                coef=model.coef_.ravel(),
+                intercept=float(model.intercept_[0]),
+            )
+    fields = {"terms": terms, "ngram_range": ngram_range, "feature_weights": idf}
+    model = LinearBaseline(name="tfidf_lr", binary=False, l2_normalize=True, **fields, **best[1])
+    return _finish(model, best[0], selection, valid[0], y_valid, started=started)
 
 
 def log_count_ratio(x: sparse.spmatrix, labels: np.ndarray, alpha: float = 1.0) -> np.ndarray:
@@ -400,44 +394,52 @@ def fit_nbsvm(
     x_train = _weighted(train_counts, True, False, ratio, False)
     x_valid = _weighted(count_ngrams(valid[0], ngram_range, terms), True, False, ratio, False)
     selection: list[dict[str, Any]] = []
-    best: tuple[float, LinearBaseline] | None = None
+    best: tuple[float, dict[str, Any]] | None = None
     for c in settings.C:
         svm = LinearSVC(C=float(c), max_iter=settings.max_iter, random_state=SOLVER_SEED)
         svm.fit(x_train, y_train)
         w, b = svm.coef_.ravel(), float(svm.intercept_[0])
         for beta in settings.beta:
             interpolated = (1.0 - beta) * np.abs(w).mean() + beta * w
-            accuracy = _accuracy(x_valid @ interpolated + b, y_valid)
-            selection.append({"C": float(c), "beta": float(beta), "valid": accuracy})
-            if best is None or accuracy > best[0]:
-                best = (
-                    accuracy,
-                    LinearBaseline(
-                        name="nbsvm",
-                        terms=terms,
-                        ngram_range=ngram_range,
-                        binary=True,
-                        sublinear_tf=False,
-                        l2_normalize=False,
-                        feature_weights=ratio,
-                        coef=interpolated,
-                        intercept=b,
-                        chosen={"C": float(c), "beta": float(beta)},
-                    ),
-                )
-    return _finish(best, selection, valid[0], y_valid, started)
+            best = _keep_best(
+                best,
+                selection,
+                _accuracy(x_valid @ interpolated + b, y_valid),
+                {"C": float(c), "beta": float(beta)},
+                coef=interpolated,
+                intercept=b,
+            )
+    fields = {"terms": terms, "ngram_range": ngram_range, "feature_weights": ratio}
+    model = LinearBaseline(
+        name="nbsvm", binary=True, sublinear_tf=False, l2_normalize=False, **fields, **best[1]
+    )
+    return _finish(model, best[0], selection, valid[0], y_valid, started=started)
+
+
+def _keep_best(
+    best: tuple[float, dict[str, Any]] | None,
+    selection: list[dict[str, Any]],
+    accuracy: float,
+    chosen: dict[str, Any],
+    **fields: Any,
+) -> tuple[float, dict[str, Any]]:
+    """Record a grid point's validation accuracy; keep it if it is the first best so far."""
+    selection.append({**chosen, "valid": accuracy})
+    if best is None or accuracy > best[0]:
+        return accuracy, {**fields, "chosen": chosen}
+    return best
 
 
 def _finish(
-    best: tuple[float, LinearBaseline] | None,
+    model: LinearBaseline,
+    accuracy: float,
     selection: list[dict[str, Any]],
     valid_tokens: TokenLists,
     y_valid: np.ndarray,
+    *,
     started: float,
 ) -> LinearBaseline:
     """The chosen model, its temperature fitted on validation, and what the choice saw."""
-    assert best is not None  # the settings refuse empty grids
-    accuracy, model = best
     model.temperature = fit_temperature(model.decision_function(valid_tokens), y_valid)
     model.selection = selection
     model.chosen = {
