@@ -83,6 +83,9 @@ class MlflowRunHooks:
         source = (run_params.get("runtime_params") or {}).get("imdb_source")
         name = describe_run(names, self._env, self._training_params, source)
         mlflow.set_tag("mlflow.runName", name)
+        extra_test = (run_params.get("runtime_params") or {}).get("extra_test_source")
+        if extra_test:  # read by a dataset, not a node: kedro-mlflow would not log it
+            mlflow.set_tag("extra_test_source", str(extra_test))
         logger.info("MLflow run %s is named %r", run.info.run_id, name)
         self._unfinished_run = run.info.run_id
         if not self._exit_handler_registered:
