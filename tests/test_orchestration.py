@@ -58,7 +58,7 @@ def test_node_tasks_in_fresh_sessions_log_to_the_one_run_of_the_dag_run(project_
     assert run.data.tags["kedro_command"] == "kedro run --pipeline=__default__"
     assert "node_names" not in run.data.tags
     # the parameters of both nodes, each logged by its own task
-    assert run.data.params["ingestion.drop_test_overlap_from_train"] == "False"
+    assert run.data.params["ingestion.clean_splits"] == "True"
     assert run.data.params["ingestion.valid_fraction"] == "0.1"
     for split in ("train", "valid", "test"):
         assert (project_copy / "data" / "02_intermediate" / f"{split}_reviews.parquet").is_file()
