@@ -51,11 +51,13 @@ for name in REGISTRY:
     config = config_from_params({{"type": name}}).for_data(
         vocab_size=6, embedding_dim=3, padding_idx=0
     )
-    result = train_model(
-        reviews, reviews, rng.normal(size=(6, 3)).astype("float32"), config,
-        TrainConfig(epochs=1, batch_size=8, device="cpu", progress=False),
-    )
-    assert result.checkpoint["model_type"] == name
+    for epsilon in (0.0, 0.02):  # adversarial training off and on
+        result = train_model(
+            reviews, reviews, rng.normal(size=(6, 3)).astype("float32"), config,
+            TrainConfig(epochs=1, batch_size=8, device="cpu", progress=False,
+                        adversarial_epsilon=epsilon),
+        )
+        assert result.checkpoint["model_type"] == name
 loaded = sorted({{m.split(".")[0] for m, v in sys.modules.items() if v is not None}} & BLOCKED)
 assert not loaded, loaded
 print("ok")

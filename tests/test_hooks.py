@@ -49,10 +49,22 @@ def test_run_names_describe_each_architecture() -> None:
     assert cnn.startswith("training+evaluate · full · cnn-3.4.5x100 · ")
 
 
-@pytest.mark.parametrize("env", ["base", "full"])
+@pytest.mark.parametrize("env", ["base", "full", "cpu_full"])
 def test_the_shipped_configuration_is_valid(env: str) -> None:
     loader = project_config(env)
     assert validate_parameters(loader["parameters"], {}, loader["catalog"], env) == []
+
+
+def test_cpu_full_is_base_on_the_full_imdb_with_the_recipe_chosen_on_validation() -> None:
+    base, cpu = project_config("base"), project_config("cpu_full")
+    training = cpu["parameters"]["training"]
+    assert training["model"] == base["parameters"]["training"]["model"]  # the 1x64 BiLSTM
+    assert (training["max_length"], training["adversarial_epsilon"]) == (None, 0.02)
+    assert (training["epochs"], training["patience"]) == (6, 2)
+    assert base["parameters"]["training"]["adversarial_epsilon"] == 0.0  # off by default
+    assert project_config("full")["parameters"]["training"]["adversarial_epsilon"] == 0.02
+    assert cpu["catalog"]["imdb_raw"]["source"] == "hf://stanfordnlp/imdb"
+    assert cpu["catalog"]["glove_vectors"] == base["catalog"]["glove_vectors"]  # GloVe 50d
 
 
 @pytest.mark.parametrize(
@@ -74,6 +86,11 @@ def test_the_shipped_configuration_is_valid(env: str) -> None:
             "unknown setting",
         ),
         ({"evaluate.ece_bins": 0}, "evaluate.ece_bins", "must be >= 1"),
+        (
+            {"training.adversarial_epsilon": -0.02},
+            "training.adversarial_epsilon",
+            "must be a finite number >= 0",
+        ),
     ],
 )
 def test_a_bad_parameter_stops_the_run_naming_its_key(
@@ -111,9 +128,15 @@ def test_one_seed_reaches_every_section_and_training_can_differ(project: Path) -
 def test_likely_mistakes_are_warned_about(project: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="imdb_sentiment.hooks"):
         create_context(
-            project, **{"training.learning_rate": 5.0, "training.model.cnn.num_filters": 3}
+            project,
+            **{
+                "training.learning_rate": 5.0,
+                "training.model.cnn.num_filters": 3,
+                "training.adversarial_epsilon": 2.0,
+            },
         )
     assert "training.learning_rate=5.0 is above 1.0" in caplog.text
+    assert "training.adversarial_epsilon=2.0 is above 1.0" in caplog.text
     assert "training.model.cnn.num_filters has no effect: training.model.type is 'bilstm'" in (
         caplog.text
     )

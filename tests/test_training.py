@@ -10,16 +10,21 @@ import numpy as np
 import pytest
 import torch
 
+from imdb_sentiment.batching import bucket_batches, pad_batch
 from imdb_sentiment.dict_settings import SettingsError
 from imdb_sentiment.inference import predict_probabilities, resolve_device
-from imdb_sentiment.models import load_model
+from imdb_sentiment.models import build_model, load_model
 from imdb_sentiment.models.bilstm import BiLSTMConfig
+from imdb_sentiment.models.cnn import CNNConfig
 from imdb_sentiment.sequences import EncodedReviews
 from imdb_sentiment.training import (
     TrainConfig,
     TrainingResult,
+    adversarial_perturbation,
+    seed_everything,
     settings_from_params,
     train_model,
+    train_one_epoch,
 )
 
 VOCAB, DIM = 20, 8
@@ -219,6 +224,10 @@ def test_training_parameters_become_loop_settings_and_a_model_config():
         ({"seed": "x"}, r"training.seed: must be an integer"),
         ({"epocs": 3}, r"training.epocs: unknown setting \(did you mean epochs\?"),
         ({"max_length": 0}, r"training.max_length: must be >= 1 or null"),
+        ({"adversarial_epsilon": -0.1}, r"training.adversarial_epsilon: must be a finite number"),
+        ({"adversarial_epsilon": float("nan")}, r"adversarial_epsilon: must be a finite number"),
+        ({"adversarial_epsilon": float("inf")}, r"adversarial_epsilon: must be a finite number"),
+        ({"adversarial_epsilon": "big"}, r"training.adversarial_epsilon: must be a number"),
         ({"model": {"type": "rnn"}}, r"training.model.type: unknown model type 'rnn'"),
         ({"model": {"type": "cnn", "cnn": {"filter_sizes": [3, 0]}}}, r"model.cnn.filter_sizes"),
         ({"model": {"type": "cnn", "bilstm": {"hiden_dim": 3}}}, r"model.bilstm.hiden_dim"),
@@ -228,3 +237,121 @@ def test_training_parameters_become_loop_settings_and_a_model_config():
 def test_bad_training_parameters_name_their_dotted_key(params, message):
     with pytest.raises(SettingsError, match=message):
         settings_from_params({"model": {"type": "bilstm"}, **params})
+
+
+# Adversarial training (training.adversarial_epsilon)
+
+
+def one_epoch(data, model_config, **overrides) -> tuple[torch.nn.Module, list[np.ndarray]]:
+    """A fresh model (seeded) after one train_one_epoch; the batches it saw."""
+    settings = config(**overrides)
+    seed_everything(settings.seed)
+    model = build_model(model_config, embedding())
+    optimizer = torch.optim.Adam(
+        [p for p in model.parameters() if p.requires_grad], lr=settings.learning_rate
+    )
+    batches = bucket_batches(data[0].lengths, settings.batch_size, np.random.default_rng(0))
+    totals = train_one_epoch(
+        model, optimizer, torch.nn.BCEWithLogitsLoss(), data[0], batches,
+        device=torch.device("cpu"), config=settings,
+    )  # fmt: skip
+    assert totals.finite
+    return model, batches
+
+
+def reference_epoch(data, model_config, batches, settings: TrainConfig) -> torch.nn.Module:
+    """The training step as it was before adversarial training existed, written out."""
+    seed_everything(settings.seed)
+    model = build_model(model_config, embedding())
+    optimizer = torch.optim.Adam(
+        [p for p in model.parameters() if p.requires_grad], lr=settings.learning_rate
+    )
+    model.train()
+    for indices in batches:
+        ids, lengths, labels = pad_batch(data[0], indices, settings.max_length, pad_index=0)
+        loss = torch.nn.BCEWithLogitsLoss()(model(ids, lengths), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+        optimizer.step()
+    return model
+
+
+def test_adversarial_epsilon_0_is_the_plain_training_step_exactly(data):
+    model, batches = one_epoch(data, MODEL, adversarial_epsilon=0.0)
+    reference = reference_epoch(data, MODEL, batches, config())
+    for name, tensor in reference.state_dict().items():
+        assert torch.equal(model.state_dict()[name], tensor), name
+    assert model.embedded is None and not model.keep_embedded  # nothing kept between steps
+    adversarial, _ = one_epoch(data, MODEL, adversarial_epsilon=0.05)
+    assert adversarial.embedded is None and adversarial.embedding_perturbation is None
+
+
+def test_adversarial_epsilon_0_trains_as_the_default(trained, data):
+    again = train_model(*data, embedding(), MODEL, config(patience=10, adversarial_epsilon=0.0))
+    for name, tensor in trained.checkpoint["state_dict"].items():
+        assert torch.equal(again.checkpoint["state_dict"][name], tensor), name
+    assert again.checkpoint["train_config"]["adversarial_epsilon"] == 0.0
+
+
+@pytest.mark.parametrize("model_config", [MODEL, CNNConfig(vocab_size=VOCAB, embedding_dim=DIM,
+    padding_idx=0, filter_sizes=(2, 3), num_filters=4)], ids=["bilstm", "cnn"])  # fmt: skip
+def test_adversarial_training_changes_the_update(data, model_config):
+    plain, _ = one_epoch(data, model_config, adversarial_epsilon=0.0)
+    adversarial, _ = one_epoch(data, model_config, adversarial_epsilon=0.05)
+    changed = [
+        name
+        for name, tensor in plain.state_dict().items()
+        if not torch.equal(adversarial.state_dict()[name], tensor)
+    ]
+    assert "embedding.weight" in changed and len(changed) >= 3
+
+
+def test_adversarial_training_with_frozen_embeddings(data):
+    frozen = BiLSTMConfig(**{**MODEL.to_dict(), "freeze_embeddings": True})
+    plain, _ = one_epoch(data, frozen, adversarial_epsilon=0.0)
+    adversarial, _ = one_epoch(data, frozen, adversarial_epsilon=0.05)
+    assert torch.equal(adversarial.embedding.weight, torch.as_tensor(embedding()))
+    assert not torch.equal(adversarial.output.weight, plain.output.weight)
+
+
+def test_adversarial_model_still_learns(data):
+    result = train_model(*data, embedding(), MODEL, config(patience=10, adversarial_epsilon=0.05))
+    assert result.best_valid_accuracy >= 0.95
+    assert result.checkpoint["train_config"]["adversarial_epsilon"] == 0.05
+
+
+def test_the_perturbation_has_the_requested_norm_along_the_gradient():
+    generator = torch.Generator().manual_seed(0)
+    embedded = torch.randn(3, 5, 4, generator=generator)
+    embedded[1, 3:] = 0.0  # padding rows are zero
+    gradient = (
+        torch.randn(3, 5, 4, generator=generator) * torch.tensor([1e-3, 1.0, 50.0])[:, None, None]
+    )
+    delta = adversarial_perturbation(embedded, gradient, 0.02)
+    for review in range(3):
+        norm = delta[review].norm()
+        assert norm == pytest.approx(0.02 * float(embedded[review].norm()), rel=1e-5)
+        cosine = torch.nn.functional.cosine_similarity(
+            delta[review].flatten(), gradient[review].flatten(), dim=0
+        )
+        assert float(cosine) == pytest.approx(1.0, abs=1e-6)
+    assert not delta.requires_grad
+
+
+def test_the_perturbation_raises_the_loss_and_reaches_the_model(data):
+    quiet = BiLSTMConfig(**{**MODEL.to_dict(), "embedding_dropout": 0.0, "dropout": 0.0})
+    model = build_model(quiet, embedding()).train()
+    ids, lengths, labels = pad_batch(data[0], np.arange(32), None, pad_index=0)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    with model.keeping_embedded():
+        clean = loss_fn(model(ids, lengths), labels)
+    assert not model.keep_embedded
+    clean.backward()
+    delta = adversarial_perturbation(model.embedded, model.embedded.grad, 0.05)
+    model.embedding_perturbation = delta
+    with torch.no_grad():
+        perturbed = loss_fn(model(ids, lengths), labels)
+        model.embedding_perturbation = -delta
+        against = loss_fn(model(ids, lengths), labels)
+    assert float(perturbed) > clean.item() > float(against)

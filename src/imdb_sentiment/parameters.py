@@ -26,6 +26,8 @@ from imdb_sentiment.text import TokenizerConfig
 from imdb_sentiment.training import settings_from_params
 
 LEARNING_RATE_WARNING = 1.0  # above this, Adam on this model diverges or stalls at chance
+# Above this the adversarial perturbation outweighs the review's own embedding (relative norm).
+ADVERSARIAL_EPSILON_WARNING = 1.0
 # Runtime-only parameters (`kedro run --params KEY=...`) and the catalog entry whose `source`
 # reads them through `${runtime_params:KEY, default}`.
 RUNTIME_SOURCES = {
@@ -187,6 +189,13 @@ def _warnings(params: Mapping[str, Any], runtime_params: Mapping[str, Any]) -> l
         found.append(
             f"training.learning_rate={rate} is above {LEARNING_RATE_WARNING}: Adam on this "
             "model will most likely diverge or stay at chance (usual: 1e-4 to 1e-2)"
+        )
+    epsilon = params["training"].get("adversarial_epsilon")
+    if isinstance(epsilon, int | float) and epsilon > ADVERSARIAL_EPSILON_WARNING:
+        found.append(
+            f"training.adversarial_epsilon={epsilon} is above {ADVERSARIAL_EPSILON_WARNING}: "
+            "the perturbation is larger than the embedded review itself, no longer a small "
+            "step along the gradient (chosen on validation: 0.02)"
         )
     selected = params["training"]["model"]["type"]
     for key in _flat(runtime_params):

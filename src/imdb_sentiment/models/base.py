@@ -6,6 +6,8 @@ Contract: ``model(ids [B, T] int64, lengths [B] int64) -> logits [B]``, batch fi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Self
 
@@ -101,9 +103,43 @@ class SentimentModel(nn.Module):
                 self.embedding.weight.copy_(weights.to(torch.float32))
         self.embedding.weight.requires_grad_(not config.freeze_embeddings)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        # Adversarial training (training.adversarial_epsilon): see embed().
+        self.keep_embedded = False  # set by keeping_embedded()
+        self.embedded: torch.Tensor | None = None
+        self.embedding_perturbation: torch.Tensor | None = None
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """The embedded tokens ``[B, T, E]`` after the embedding dropout.
+
+        The seam adversarial training needs (Miyato et al. 2017): while
+        ``embedding_perturbation`` is set it is added to the embedded tokens (before the
+        dropout); while ``keep_embedded`` is on and gradients are recorded, the embedded tokens
+        are kept in ``embedded`` with their gradient retained, so that a backward pass leaves
+        the loss's gradient with respect to them in ``embedded.grad``. With neither, this is
+        the embedding and its dropout, nothing else.
+        """
+        embedded = self.embedding(ids)
+        if self.embedding_perturbation is not None:
+            embedded = embedded + self.embedding_perturbation
+        elif self.keep_embedded and torch.is_grad_enabled():
+            if embedded.requires_grad:
+                embedded.retain_grad()
+            else:  # frozen embeddings: the output is a leaf of its own
+                embedded.requires_grad_()
+            self.embedded = embedded
+        return self.embedding_dropout(embedded)
+
+    @contextmanager
+    def keeping_embedded(self, keep: bool = True) -> Iterator[None]:
+        """Within: forward passes keep their embedded tokens (see :meth:`embed`)."""
+        self.keep_embedded, self.embedded = keep, None
+        try:
+            yield
+        finally:
+            self.keep_embedded = False
 
     def checked_lengths(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``lengths`` as a CPU int64 tensor, each in ``[1, ids.size(1)]``."""

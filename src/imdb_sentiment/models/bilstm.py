@@ -81,7 +81,7 @@ class SentimentLSTM(SentimentModel):
         pass on the CPU is quadratic in the sequence length, the padded run is not.
         """
         lengths = self.checked_lengths(ids, lengths)
-        embedded = self.embedding_dropout(self.embedding(ids))
+        embedded = self.embed(ids)
         if packed is None:
             packed = embedded.is_cuda
         run = self._run_packed if packed else self._run_padded

@@ -65,7 +65,7 @@ class SentimentCNN(SentimentModel):
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits ``[B]`` for ``ids`` ``[B, T]`` of true ``lengths`` ``[B]`` >= 1."""
         lengths = self.checked_lengths(ids, lengths)
-        embedded = self.embedding_dropout(self.embedding(ids))
+        embedded = self.embed(ids)
         inside = self.step_mask(lengths, ids.size(1), embedded.device)
         embedded = embedded.masked_fill(~inside.unsqueeze(-1), 0.0)
         widest = max(self.config.filter_sizes)
