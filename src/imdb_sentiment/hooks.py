@@ -43,6 +43,7 @@ class MlflowRunHooks:
         self._env = "base"
         self._training_params: dict[str, Any] = {}
         self._unfinished_run: str | None = None
+        self._run_name: str | None = None
         self._exit_handler_registered = False
 
     @hook_impl
@@ -60,6 +61,7 @@ class MlflowRunHooks:
         source = (run_params.get("runtime_params") or {}).get("imdb_source")
         name = describe_run(names, self._env, self._training_params, source)
         mlflow.set_tag("mlflow.runName", name)
+        self._run_name = name  # the active run object keeps the name the run started with
         logger.info("MLflow run %s is named %r", run.info.run_id, name)
         self._unfinished_run = run.info.run_id
         if not self._exit_handler_registered:
@@ -93,7 +95,7 @@ class MlflowRunHooks:
         run = mlflow.active_run()
         if dataset_name == MODEL_DATASET and run is not None and isinstance(data, dict):
             data[RUN_ID_KEY] = run.info.run_id
-            data[RUN_NAME_KEY] = run.info.run_name
+            data[RUN_NAME_KEY] = self._run_name or run.info.run_name
 
     @hook_impl
     def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:

@@ -3,8 +3,20 @@
 from kedro.config import OmegaConfigLoader
 
 from imdb_sentiment.hooks import MlflowRunHooks
+from imdb_sentiment.run_safety import (
+    MlflowRunStateHooks,
+    ProjectLockHooks,
+    TrackingStoreErrorHooks,
+)
 
-HOOKS = (MlflowRunHooks(),)
+HOOKS = (
+    MlflowRunHooks(),
+    # run safety (README, "Interrupted, killed and concurrent runs"): the project lock, runs of
+    # killed processes closed, SIGTERM, store failures named
+    ProjectLockHooks(),
+    MlflowRunStateHooks(),
+    TrackingStoreErrorHooks(),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
