@@ -380,3 +380,35 @@ def test_full_catalog_takes_glove_source_from_runtime_params(
     assert loaded.dim == 100
     assert loaded.source == str(txt)
     np.testing.assert_array_equal(loaded.vectors[:, 50:], -vectors)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_value_that_is_not_finite_names_the_line(
+    sample: tuple[list[str], np.ndarray], tmp_path: Path, value: str
+) -> None:
+    lines = glove_text(*sample).decode().splitlines()
+    lines[120] = lines[120].rsplit(" ", 1)[0] + f" {value}"
+    path = tmp_path / "vectors.txt"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(GloVeFormatError, match=r"vectors\.txt: line 121 holds a value that is not"):
+        load_glove(str(path), 50)
+
+
+def test_a_zip_damaged_in_the_middle_names_the_file_and_the_member(
+    sample: tuple[list[str], np.ndarray], tmp_path: Path
+) -> None:
+    words, vectors = sample
+    text = glove_text(words * 40, np.tile(vectors, (40, 1)))  # several deflate blocks
+    zipped = tmp_path / "glove.6B.zip"
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("glove.6B.50d.txt", text)
+    damaged = bytearray(zipped.read_bytes())
+    middle = len(damaged) // 2
+    damaged[middle : middle + 64] = bytes(64)  # zeros over 64 bytes of the compressed stream
+    zipped.write_bytes(bytes(damaged))
+
+    with pytest.raises(GloVeFormatError) as raised:
+        load_glove(str(zipped), 50)
+    message = str(raised.value)
+    assert f"GloVe zip {zipped} is damaged" in message
+    assert "member glove.6B.50d.txt" in message

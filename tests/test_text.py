@@ -125,3 +125,8 @@ def test_arrow_input_and_missing_text() -> None:
     assert tokenize_to_arrow(chunked).to_pylist() == [["a", "film", "."], ["c", "d"]]
     with pytest.raises(TypeError, match="row 1 is missing"):
         tokenize_to_arrow(pa.array(["fine", None]))
+
+
+def test_a_lone_surrogate_names_its_row() -> None:
+    with pytest.raises(ValueError, match=r"row 1 is not valid Unicode: character 4 is a lone"):
+        tokenize_to_arrow(["fine", "bad \ud800 text", "fine too"])
