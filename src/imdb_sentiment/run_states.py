@@ -166,7 +166,7 @@ def fail_pending_models(client: MlflowClient, experiment_id: str, run_id: str) -
 _SQLITE_FAILURES = (
     (
         "database is locked",
-        "another process held a write lock on it for longer than MLflow waits (20 s): an "
+        "another process held a lock on it for longer than MLflow waits for one: an "
         "`mlflow ui`/`mlflow server` or a sqlite3 shell on it, or a run on another "
         "machine sharing the file over a network filesystem",
     ),
