@@ -12,7 +12,6 @@ A second run refuses at once (exit code 1, one line naming the running one), unl
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -25,6 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs go unlocked, with a warning
+    fcntl = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +108,9 @@ class ProjectLock:
         """
         if self._fd is not None:
             raise RuntimeError(f"{self.path} is already held by this process")
+        if fcntl is None:
+            logger.warning("No flock on this platform: runs in %s are not serialised", self.path)
+            return None
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             self._lock(fd, wait_seconds)

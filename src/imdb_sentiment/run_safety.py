@@ -16,6 +16,7 @@ import atexit
 import logging
 import os
 import signal
+import threading
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,7 @@ class MlflowRunStateHooks:
         self._terminated = False
         self._owner_pid: int | None = None
         self._previous_handler: Any = None
+        self._checked_runs: set[str] = set()  # training runs of loaded checkpoints, checked
 
     @hook_impl
     def after_context_created(self, context) -> None:
@@ -111,12 +113,16 @@ class MlflowRunStateHooks:
         run = mlflow.active_run()
         self._run_id = run.info.run_id if run else None
         self._terminated = False
+        self._checked_runs.clear()
         if run is not None:
             mlflow.set_tags(process_tags())
         client = MlflowClient()
-        experiment_id = run.info.experiment_id if run else self._experiment_id(client)
-        if experiment_id is not None:
-            close_abandoned_runs(client, experiment_id, self._run_id)
+        try:
+            experiment_id = run.info.experiment_id if run else self._experiment_id(client)
+            if experiment_id is not None:
+                close_abandoned_runs(client, experiment_id, self._run_id)
+        except MlflowException as error:  # housekeeping: never the reason a run fails
+            logger.warning("Could not look for runs left RUNNING by killed processes: %s", error)
         self._install_sigterm_handler()
 
     def _experiment_id(self, client: MlflowClient) -> str | None:
@@ -141,6 +147,8 @@ class MlflowRunStateHooks:
 
     def _install_sigterm_handler(self) -> None:
         self._restore_sigterm_handler()
+        if threading.current_thread() is not threading.main_thread():
+            return  # only the main thread may handle signals (a session run from a thread)
         self._owner_pid = os.getpid()
         self._previous_handler = signal.signal(signal.SIGTERM, self._on_sigterm)
 
@@ -169,8 +177,9 @@ class MlflowRunStateHooks:
         if run is None or not isinstance(data, dict) or not data.get(RUN_ID_KEY):
             return
         trained_in = data[RUN_ID_KEY]
-        if trained_in == run.info.run_id:
+        if trained_in == run.info.run_id or trained_in in self._checked_runs:
             return
+        self._checked_runs.add(trained_in)
         try:
             status = MlflowClient().get_run(trained_in).info.status
         except MlflowException:

@@ -33,18 +33,21 @@ def next_start(fork_server: ForkServer, project: Path, dag: Dag) -> Run:
     return run
 
 
+def killed_run(
+    fork_server: ForkServer, project: Path, node: str, fault: str, before: dict[Path, str]
+) -> tuple[Run, dict[Path, str]]:
+    """`kedro run --nodes=<node>` killed at ``fault``; every output still whole, and only those
+    the run published changed. Returns the run and the outputs' new snapshot."""
+    run = fork_server.run(project, f"--nodes={node}", f"--params={FAST_PARAMS}", fault=fault)
+    assert run.killed_by_fault, f"{fault}: {run.output[-5000:]}"
+    return run, assert_outputs_intact(project, before, run)
+
+
 def test_kill_at_every_node_boundary(trained_project: Path, fork_server: ForkServer, dag: Dag):
     before = snapshot(trained_project)
     killed: Run | None = None
     for node in dag.nodes:
-        run = fork_server.run(
-            trained_project,
-            f"--nodes={node}",
-            f"--params={FAST_PARAMS}",
-            fault=f"after_node:{node}",
-        )
-        assert run.killed_by_fault, f"{node}: {run.output[-5000:]}"
-        before = assert_outputs_intact(trained_project, before, run)
+        run, before = killed_run(fork_server, trained_project, node, f"after_node:{node}", before)
         if killed is not None:
             assert_closed_as_killed(trained_project, killed, closer=run)
             assert f"The run before this one (pid {killed.pid}" in run.output
@@ -66,14 +69,9 @@ def test_kill_inside_every_kind_of_save(trained_project: Path, fork_server: Fork
     killed: Run | None = None
     for output in kinds.values():
         previous_file = dict(before)
-        run = fork_server.run(
-            trained_project,
-            f"--nodes={output.node}",
-            f"--params={FAST_PARAMS}",
-            fault=f"save:{output.filename}",
+        run, before = killed_run(
+            fork_server, trained_project, output.node, f"save:{output.filename}", before
         )
-        assert run.killed_by_fault, f"{output}: {run.output[-5000:]}"
-        before = assert_outputs_intact(trained_project, before, run)
         left = temporaries(trained_project)
         assert [path.name.startswith(f".{output.filename}.") for path in left] == [True], left
         for path, digest in previous_file.items():
