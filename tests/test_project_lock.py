@@ -122,3 +122,22 @@ def test_the_wait_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.setenv(WAIT_ENV, bad)
         with pytest.raises(click.ClickException, match=WAIT_ENV):
             wait_seconds_from_env()
+
+
+def test_the_tasks_of_an_orchestrated_run_share_the_lock(tmp_path: Path) -> None:
+    """Airflow's tasks of one DAG run side by side; an ordinary run is refused beside them,
+    and they beside it."""
+    task, sibling = ProjectLock(tmp_path), ProjectLock(tmp_path)
+    assert task.acquire(this_run(), shared=True) is None
+    assert sibling.acquire(this_run(), shared=True) is None
+    with pytest.raises(ProjectBusyError, match="the tasks of an orchestrated run"):
+        ProjectLock(tmp_path).acquire(this_run())
+    task.release()
+    sibling.release()
+
+    holder = hold_lock(tmp_path, hold=60)
+    try:
+        with pytest.raises(ProjectBusyError, match=f"pid {holder.pid},"):
+            ProjectLock(tmp_path).acquire(this_run(), shared=True)
+    finally:
+        stop(holder)

@@ -8,6 +8,10 @@ the lock knows its predecessor was killed, and says so.
 
 A second run refuses at once (exit code 1, one line naming the running one), unless
 ``IMDB_SENTIMENT_LOCK_WAIT`` gives a number of seconds to wait for the lock first.
+
+The lock can also be taken shared, by the tasks of one orchestrated run (Airflow runs each node
+as a task, independent ones side by side): they run beside each other, while an ordinary run
+waits for (or refuses beside) any of them, and they for it. Shared holders record nothing.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 LOCK_FILE = ".kedro_run.lock"
 WAIT_ENV = "IMDB_SENTIMENT_LOCK_WAIT"
+_NO_DETAILS = "no details: the tasks of an orchestrated run, or a run just starting"
 _POLL_SECONDS = 0.5
 _REMIND_SECONDS = 30.0
 
@@ -94,17 +99,20 @@ class ProjectLock:
     def __init__(self, project_path: str | os.PathLike) -> None:
         self.path = Path(project_path) / LOCK_FILE
         self._fd: int | None = None
+        self._shared = False
 
     @property
     def held(self) -> bool:
         return self._fd is not None
 
-    def acquire(self, holder: LockHolder, wait_seconds: float = 0.0) -> LockHolder | None:
+    def acquire(
+        self, holder: LockHolder, wait_seconds: float = 0.0, shared: bool = False
+    ) -> LockHolder | None:
         """Take the lock for ``holder``, waiting up to ``wait_seconds`` for a running run.
 
         Raises :class:`ProjectBusyError` naming the running one if it is still held then.
         Returns the holder recorded by a predecessor that died holding the lock (taken
-        over), or None.
+        over), or None. ``shared``: beside other shared holders (see the module's docstring).
         """
         if self._fd is not None:
             raise RuntimeError(f"{self.path} is already held by this process")
@@ -113,21 +121,23 @@ class ProjectLock:
             return None
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            self._lock(fd, wait_seconds)
-            stale = _read_holder(fd)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(asdict(holder)).encode(), 0)
+            self._lock(fd, wait_seconds, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            stale = None
+            if not shared:
+                stale = _read_holder(fd)
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, json.dumps(asdict(holder)).encode(), 0)
         except BaseException:
             os.close(fd)
             raise
-        self._fd = fd
+        self._fd, self._shared = fd, shared
         return stale
 
-    def _lock(self, fd: int, wait_seconds: float) -> None:
-        if _try_lock(fd):
+    def _lock(self, fd: int, wait_seconds: float, mode: int) -> None:
+        if _try_lock(fd, mode):
             return
         running = _read_holder(fd)
-        who = running.describe() if running else "details not written yet"
+        who = running.describe() if running else _NO_DETAILS
         if wait_seconds <= 0:
             raise ProjectBusyError(
                 f"another kedro run is writing this project's outputs ({who}). Wait for it to "
@@ -141,11 +151,11 @@ class ProjectLock:
         )
         deadline = time.monotonic() + wait_seconds
         remind = time.monotonic() + _REMIND_SECONDS
-        while not _try_lock(fd):
+        while not _try_lock(fd, mode):
             now = time.monotonic()
             if now >= deadline:
                 running = _read_holder(fd) or running
-                who = running.describe() if running else "details not written yet"
+                who = running.describe() if running else _NO_DETAILS
                 raise ProjectBusyError(
                     f"another kedro run is still writing this project's outputs after "
                     f"{wait_seconds:.0f} s of waiting ({who}); lock file {self.path}"
@@ -161,15 +171,16 @@ class ProjectLock:
             return
         fd, self._fd = self._fd, None
         try:
-            os.ftruncate(fd, 0)
+            if not self._shared:
+                os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
 
 
-def _try_lock(fd: int) -> bool:
+def _try_lock(fd: int, mode: int) -> bool:
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
     return True

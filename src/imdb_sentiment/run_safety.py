@@ -38,8 +38,22 @@ DATA_FOLDER = "data"  # where the catalog's outputs live, under the project fold
 TRAINED_IN_STATUS_TAG = "trained_in_run_status"
 
 
+def orchestrated() -> bool:
+    """Whether this session runs inside an MLflow run that someone else started and will end:
+    an orchestrator's (Airflow's tasks resume their DAG run's MLflow run), not one of its own.
+
+    Asked before kedro-mlflow starts a run of its own (``after_context_created``, or a
+    ``tryfirst`` ``before_pipeline_run``), when any active run is someone else's.
+    """
+    return mlflow.active_run() is not None
+
+
 class ProjectLockHooks:
-    """Holds the project lock from before the MLflow run starts to after the pipeline ends."""
+    """Holds the project lock from before the MLflow run starts to after the pipeline ends.
+
+    The task of an orchestrated run takes it shared (beside its sibling tasks) and leaves the
+    temporaries alone (a sibling may be writing one).
+    """
 
     def __init__(self) -> None:
         self._lock: ProjectLock | None = None
@@ -52,7 +66,8 @@ class ProjectLockHooks:
         project = Path(run_params["project_path"])
         lock = ProjectLock(project)
         holder = LockHolder.this_process(run_params.get("pipeline_names"))
-        stale = lock.acquire(holder, wait_seconds_from_env())
+        shared = orchestrated()
+        stale = lock.acquire(holder, wait_seconds_from_env(), shared=shared)
         self._lock = lock
         if not self._exit_handler_registered:
             atexit.register(self.release)
@@ -63,7 +78,7 @@ class ProjectLockHooks:
                 stale.describe(),
                 lock.path,
             )
-        removed = remove_temporaries(project / DATA_FOLDER)
+        removed = [] if shared else remove_temporaries(project / DATA_FOLDER)
         if removed:
             logger.warning(
                 "Removed %d temporary file(s) left under %s by a killed run (the outputs they "
@@ -92,7 +107,11 @@ class RunTerminated(KeyboardInterrupt):
 
 
 class MlflowRunStateHooks:
-    """Runs after kedro-mlflow's own hooks (plugins are called first), on its active run."""
+    """Runs after kedro-mlflow's own hooks (plugins are called first), on its active run.
+
+    An orchestrated run's state is its orchestrator's: such a run is neither tagged with this
+    process (it outlives it) nor marked KILLED here, and SIGTERM is left to the orchestrator.
+    """
 
     def __init__(self) -> None:
         self._experiment_name: str | None = None
@@ -100,30 +119,36 @@ class MlflowRunStateHooks:
         self._terminated = False
         self._owner_pid: int | None = None
         self._previous_handler: Any = None
+        self._orchestrated = False
         self._checked_runs: set[str] = set()  # training runs of loaded checkpoints, checked
 
     @hook_impl
     def after_context_created(self, context) -> None:
         config = getattr(context, "mlflow", None)  # set by kedro-mlflow's hook
         self._experiment_name = config.tracking.experiment.name if config else None
+        self._orchestrated = orchestrated()
 
     @hook_impl
     def before_pipeline_run(self) -> None:
         """Tag the run with its process, close runs of killed processes, handle SIGTERM."""
         run = mlflow.active_run()
-        self._run_id = run.info.run_id if run else None
         self._terminated = False
         self._checked_runs.clear()
-        if run is not None:
+        own_run = run is not None and not self._orchestrated
+        self._run_id = run.info.run_id if own_run else None
+        if own_run:
             mlflow.set_tags(process_tags())
         client = MlflowClient()
         try:
             experiment_id = run.info.experiment_id if run else self._experiment_id(client)
             if experiment_id is not None:
-                close_abandoned_runs(client, experiment_id, self._run_id)
+                close_abandoned_runs(client, experiment_id, run.info.run_id if run else None)
         except MlflowException as error:  # housekeeping: never the reason a run fails
             logger.warning("Could not look for runs left RUNNING by killed processes: %s", error)
-        self._install_sigterm_handler()
+        if own_run:
+            self._install_sigterm_handler()
+        else:
+            self._restore_sigterm_handler()
 
     def _experiment_id(self, client: MlflowClient) -> str | None:
         if not self._experiment_name:

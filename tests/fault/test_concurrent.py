@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
 
-from tests.e2e.kedro_runs import runs_of
+from imdb_sentiment.project_lock import LOCK_FILE
+from imdb_sentiment.run_states import PID_TAG
+from tests.e2e.kedro_runs import inside, runs_of, tracking_uri
 from tests.fault.checks import assert_no_run_left_running, mlflow_run_of
 from tests.fault.conftest import Dag
 from tests.fault.faults import GATE_ENV, HELD_MARK
@@ -83,4 +88,33 @@ def test_with_a_wait_the_second_run_starts_when_the_first_ends(
     first_run = mlflow_run_of(trained_project, first)
     second_run = mlflow_run_of(trained_project, second)
     assert second_run.info.start_time >= first_run.info.end_time
+    assert_no_run_left_running(trained_project)
+
+
+def test_an_orchestrators_task_shares_the_lock_and_leaves_its_run_alone(
+    trained_project: Path, fork_server: ForkServer, dag: Dag
+) -> None:
+    """A task as Airflow runs one (kedro-airflow: one node per task, in the DAG run's MLflow
+    run, resumed): it takes the lock shared, does not tag or close the DAG run, and the next
+    ordinary run does not close that RUNNING run either (its owner is alive elsewhere)."""
+    client = mlflow.MlflowClient(tracking_uri(trained_project))
+    experiment = client.get_experiment_by_name("imdb_sentiment").experiment_id
+    dag_run = client.create_run(experiment, run_name="a DAG run").info.run_id
+    with inside(trained_project):
+        bootstrap_project(trained_project)
+        with KedroSession.create(project_path=trained_project) as session:
+            session.load_context()
+            mlflow.start_run(run_id=dag_run)
+            try:
+                session.run(node_names=[dag.nodes[0]])
+            finally:
+                mlflow.end_run("RUNNING")  # the DAG run goes on
+    assert (trained_project / LOCK_FILE).read_text() == ""  # shared: nothing recorded
+    assert PID_TAG not in client.get_run(dag_run).data.tags
+
+    ordinary = fork_server.run(trained_project, f"--nodes={dag.nodes[0]}")
+
+    assert ordinary.returncode == 0, ordinary.output[-3000:]
+    assert client.get_run(dag_run).info.status == "RUNNING"
+    client.set_terminated(dag_run, "FINISHED")  # as the DAG's teardown task would
     assert_no_run_left_running(trained_project)
