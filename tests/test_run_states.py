@@ -17,6 +17,7 @@ from mlflow.entities import LoggedModelStatus
 from imdb_sentiment.run_states import (
     CLOSED_BY_TAG,
     HOST_TAG,
+    PID_NAMESPACE_TAG,
     PID_TAG,
     PROCESS_START_TAG,
     close_abandoned_runs,
@@ -51,6 +52,8 @@ def test_a_reused_pid_is_told_apart_by_its_start(dead_pid: int) -> None:
 
 def test_runs_of_other_hosts_or_without_tags_are_never_judged(dead_pid: int) -> None:
     assert not process_is_gone({HOST_TAG: "elsewhere", PID_TAG: str(dead_pid)})
+    other_container = process_tags() | {PID_TAG: str(dead_pid), PID_NAMESPACE_TAG: "pid:[1]"}
+    assert not process_is_gone(other_container)
     assert not process_is_gone({})
     assert not process_is_gone({HOST_TAG: socket.gethostname()})
 

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 HOST_TAG = "imdb_sentiment.host"
 PID_TAG = "imdb_sentiment.pid"
 PROCESS_START_TAG = "imdb_sentiment.process_start"
+PID_NAMESPACE_TAG = "imdb_sentiment.pid_namespace"  # containers sharing a host name differ here
 CLOSED_BY_TAG = "imdb_sentiment.closed_by_run"
 
 _KILLED = RunStatus.to_string(RunStatus.KILLED)
@@ -49,6 +50,14 @@ def _proc_stat(pid: int) -> list[str] | None:
     except OSError:
         return None
     return raw.rpartition(")")[2].split()
+
+
+def pid_namespace() -> str | None:
+    """This process's pid namespace (Linux), e.g. ``pid:[4026531836]``: pids of another
+    namespace (another container) mean nothing here."""
+    with contextlib.suppress(OSError):
+        return os.readlink("/proc/self/ns/pid")
+    return None
 
 
 def process_start_token(pid: int) -> str | None:
@@ -83,9 +92,11 @@ def process_tags(pid: int | None = None) -> dict[str, str]:
     """The run tags naming the process ``pid`` (this one by default)."""
     pid = os.getpid() if pid is None else pid
     tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(pid)}
-    token = process_start_token(pid)
+    token, namespace = process_start_token(pid), pid_namespace()
     if token:
         tags[PROCESS_START_TAG] = token
+    if namespace:
+        tags[PID_NAMESPACE_TAG] = namespace
     return tags
 
 
@@ -94,17 +105,13 @@ def process_is_gone(tags: dict[str, str]) -> bool:
     host, pid = tags.get(HOST_TAG), tags.get(PID_TAG, "")
     if host != socket.gethostname() or not pid.isdigit():
         return False
+    if tags.get(PID_NAMESPACE_TAG, pid_namespace()) != pid_namespace():
+        return False  # a container of the same name: its pids are not ours to look up
     if not process_exists(int(pid)):
         return True
-    recorded = tags.get(PROCESS_START_TAG)
-    if not recorded:
-        return False
-    current = process_start_token(int(pid))
-    if current is None:
-        return False
-    if recorded.partition(":")[0] != current.partition(":")[0]:
-        return True  # recorded before the last reboot
-    return recorded != current  # the pid was given to another process since
+    recorded, current = tags.get(PROCESS_START_TAG), process_start_token(int(pid))
+    # the pid was given to another process since (or recorded before the last reboot)
+    return bool(recorded and current and recorded != current)
 
 
 # --------------------------------------------------------------------------- runs
