@@ -158,17 +158,25 @@ class MlflowRunStateHooks:
 
     @hook_impl
     def after_pipeline_run(self) -> None:
+        """A pipeline that ended although SIGTERM stopped a node (the training loop keeps its
+        best model and returns) still ends KILLED, and the command fails."""
         self._restore_sigterm_handler()
-        self._run_id = None
+        terminated = self._mark_killed_if_terminated()
+        if terminated:
+            raise RunTerminated("SIGTERM stopped the run before its end")
 
     @hook_impl
     def on_pipeline_error(self) -> None:
         """After kedro-mlflow marked the run FAILED: KILLED instead if SIGTERM stopped it."""
         self._restore_sigterm_handler()
-        if self._terminated and self._run_id is not None:
-            MlflowClient().set_terminated(self._run_id, RunStatus.to_string(RunStatus.KILLED))
-            logger.warning("MLflow run %s was stopped by SIGTERM: marked KILLED", self._run_id)
-        self._run_id = None
+        self._mark_killed_if_terminated()
+
+    def _mark_killed_if_terminated(self) -> bool:
+        run_id, self._run_id = self._run_id, None
+        if self._terminated and run_id is not None:
+            MlflowClient().set_terminated(run_id, RunStatus.to_string(RunStatus.KILLED))
+            logger.warning("MLflow run %s was stopped by SIGTERM: marked KILLED", run_id)
+        return self._terminated
 
     def _install_sigterm_handler(self) -> None:
         self._restore_sigterm_handler()

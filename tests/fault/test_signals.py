@@ -6,12 +6,10 @@ import os
 import signal
 from pathlib import Path
 
-import mlflow
 import pytest
 
-from tests.e2e.kedro_runs import tracking_uri
 from tests.fault.checks import assert_no_run_left_running, assert_outputs_intact, mlflow_run_of
-from tests.fault.conftest import FAST_PARAMS
+from tests.fault.conftest import FAST_PARAMS, Dag
 from tests.fault.harness import ForkServer, snapshot, temporaries, wait_for_line
 
 pytestmark = [pytest.mark.slow, pytest.mark.fault]
@@ -57,6 +55,24 @@ def test_sigterm_in_training_keeps_the_best_model_and_marks_the_run_killed(
     assert tags["trained_in_run_status"] == "KILLED"
 
 
+def test_sigterm_in_training_alone_still_fails_the_command(
+    trained_project: Path, fork_server: ForkServer, dag: Dag
+) -> None:
+    """Without the node that fails an interrupted training, the pipeline ends normally after
+    SIGTERM; the command must still fail and the run end KILLED."""
+    (trainer,) = {o.node for o in dag.outputs if o.filename.endswith(".pt")}
+    run = fork_server.start(trained_project, f"--nodes={trainer}", f"--params={LONG_TRAINING}")
+    wait_for_line(run, "epoch 2: train loss")
+    os.kill(run.pid, signal.SIGTERM)
+    fork_server.wait(run, timeout=120)
+
+    assert run.returncode == 1, run.output[-3000:]
+    assert "SIGTERM stopped the run before its end" in run.output
+    assert any(path.suffix == ".pt" for path in run.replaced)
+    assert mlflow_run_of(trained_project, run).info.status == "KILLED"
+    assert_no_run_left_running(trained_project)
+
+
 def test_sigterm_while_tokenizing_stops_the_workers_and_marks_the_run_killed(
     trained_project: Path, fork_server: ForkServer
 ) -> None:
@@ -71,7 +87,6 @@ def test_sigterm_while_tokenizing_stops_the_workers_and_marks_the_run_killed(
     assert process_group_is_gone(run.pid)  # no orphaned tokenizer worker
     assert_outputs_intact(trained_project, before, run)
     assert temporaries(trained_project) == []  # an interrupted save removes its temporary
-    assert mlflow_run_of(trained_project, run).info.status == "KILLED"
+    record = mlflow_run_of(trained_project, run)
+    assert record.info.status == "KILLED" and record.info.end_time is not None
     assert_no_run_left_running(trained_project)
-    client = mlflow.MlflowClient(tracking_uri(trained_project))
-    assert client.get_run(mlflow_run_of(trained_project, run).info.run_id).info.end_time
