@@ -121,6 +121,7 @@ class MlflowRunStateHooks:
         self._previous_handler: Any = None
         self._orchestrated = False
         self._checked_runs: set[str] = set()  # training runs of loaded checkpoints, checked
+        os.register_at_fork(after_in_child=self._restore_in_forked_child)
 
     @hook_impl
     def after_context_created(self, context) -> None:
@@ -191,10 +192,19 @@ class MlflowRunStateHooks:
         self._previous_handler = None
         self._owner_pid = None
 
+    def _restore_in_forked_child(self) -> None:
+        """A process forked during the run (the tokenizer's workers) gets the handler it would
+        have had without this one. A Python handler there would lose a SIGTERM that arrives
+        just before a blocking wait (the flag is set, the wait never returns): the pool's
+        ``terminate`` then waited forever for an idle worker (seen in the fault suite)."""
+        if self._owner_pid is not None and self._owner_pid != os.getpid():
+            signal.signal(signal.SIGTERM, self._previous_handler or signal.SIG_DFL)
+            self._previous_handler = None
+            self._owner_pid = None
+
     def _on_sigterm(self, signum: int, frame: Any) -> None:  # noqa: ARG002 - signal's signature
         """Stop the run where it is, as Ctrl-C does; a second SIGTERM ends the process at once."""
-        if os.getpid() != self._owner_pid:
-            # a forked worker (the tokenizer's) inherited this handler: die as it would have
+        if os.getpid() != self._owner_pid:  # forked by other means than os.fork: as it would
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
