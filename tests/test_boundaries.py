@@ -13,7 +13,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "imdb_sentiment"
 # What a GPU machine with only torch and numpy runs (training, evaluation, benchmarks).
-TORCH_ONLY = ("sequences", "batching", "models", "training", "evaluation", "inference")
+TORCH_ONLY = (
+    "sequences", "batching", "models", "training", "evaluation", "inference", "distributed",
+)  # fmt: skip
 ABSENT_THERE = (
     "kedro",
     "kedro_datasets",
