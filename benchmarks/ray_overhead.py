@@ -10,8 +10,8 @@ minus the single run's), the seconds its epochs took and the rest (starting and 
 workers, DDP set-up), test accuracy of both, and the load average before and after.
 
     kedro run --pipelines=ingestion,tokenization,features   # the sample's features, once
-    python benchmarks/ray_overhead.py [--workers 2] [--epochs 6] [--batch-size 32] [--repeat 1]
-        [--out data/08_reporting/benchmarks_ray_overhead.json]
+    python benchmarks/ray_overhead.py [--workers 2] [--epochs 6] [--seed 42] [--batch-size 32]
+        [--repeat 1] [--out data/08_reporting/benchmarks_ray_overhead.json]
 
 Needs the ``ray`` extra (``pip install -e ".[ray]"``). The machine's load matters: on a machine
 shared with other jobs both figures move; compare only runs measured together.
@@ -38,7 +38,7 @@ from imdb_sentiment.atomic import atomic_write  # noqa: E402 - stdlib only
 FEATURES = ROOT / "data" / "05_model_input"
 DEFAULT_OUT = ROOT / "data" / "08_reporting" / "benchmarks_ray_overhead.json"
 # A model small enough for minutes on two cores (the same as tests/e2e/test_ray_training.py).
-SETTINGS = {"model.bilstm.hidden_dim": 32, "max_length": 200, "progress": False, "seed": 42}
+SETTINGS = {"model.bilstm.hidden_dim": 32, "max_length": 200, "progress": False}
 
 
 def _nested_set(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -110,6 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=42, help="training.seed")
     parser.add_argument("--batch-size", type=int, default=32, help="of the single process")
     parser.add_argument("--repeat", type=int, default=1, help="pairs of runs")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -120,7 +121,7 @@ def main() -> None:
         return
     if args.batch_size % args.workers:
         parser.error("--batch-size must be a multiple of --workers")
-    common = {**SETTINGS, "epochs": args.epochs}
+    common = {**SETTINGS, "epochs": args.epochs, "seed": args.seed}
     single = {**common, "batch_size": args.batch_size}
     on_ray = {
         **common,

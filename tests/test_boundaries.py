@@ -64,8 +64,8 @@ print("ok")
 """
 
 
-def test_torch_only_modules_import_and_train_without_the_kedro_stack() -> None:
-    script = SCRIPT.format(blocked=set(ABSENT_THERE), modules=TORCH_ONLY)
+def run_fresh(script: str) -> None:
+    """``script`` in a fresh interpreter that sees only the project's source; it prints ok."""
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(script)],
         capture_output=True,
@@ -76,6 +76,10 @@ def test_torch_only_modules_import_and_train_without_the_kedro_stack() -> None:
         env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")},
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+def test_torch_only_modules_import_and_train_without_the_kedro_stack() -> None:
+    run_fresh(SCRIPT.format(blocked=set(ABSENT_THERE), modules=TORCH_ONLY))
 
 
 def _imports(path: Path) -> set[str]:

@@ -4,10 +4,6 @@ two-process gloo group (the collective logic Ray's workers rely on, without Ray)
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,9 +15,9 @@ from imdb_sentiment.dict_settings import SettingsError
 from imdb_sentiment.distributed import DistributedSettings
 from imdb_sentiment.parameters import training_settings
 from imdb_sentiment.training import Replica, train_model
+from tests.test_boundaries import run_fresh
 from tests.test_training import MODEL, config, embedding, synthetic
 
-ROOT = Path(__file__).resolve().parents[1]
 TRAINING = {"model": {"type": "bilstm"}}
 
 
@@ -91,16 +87,7 @@ print("ok")
 
 
 def test_the_default_path_never_imports_ray():
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(NO_RAY)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")},
-    )
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+    run_fresh(NO_RAY)
 
 
 # ------------------------------------------------ two replicas on a gloo group, without Ray
