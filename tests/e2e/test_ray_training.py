@@ -4,6 +4,7 @@ same settings, on the bundled sample; and Ctrl-C during a Ray run."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 import torch
 
 from imdb_sentiment.models import load_model
+from tests.conftest import copy_project
 from tests.e2e.kedro_runs import kedro_run, runs_of, tracking_uri
 from tests.e2e.test_interrupt import interrupted_kedro_run
 
@@ -61,8 +63,29 @@ def _latest(folder: Path, name: str) -> Path:
     return sorted(folder.iterdir())[-1] / name
 
 
+@pytest.fixture(scope="module")
+def with_features(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project copy with the sample's features."""
+    project = copy_project(tmp_path_factory.mktemp("ray") / "project")
+    kedro_run(project, pipeline_names=["ingestion", "tokenization", "features"])
+    return project
+
+
+@pytest.fixture
+def project_copy(with_features: Path, tmp_path: Path) -> Path:
+    """Its own copy of ``with_features``: the outputs, a new MLflow store."""
+    project = shutil.copytree(
+        with_features,
+        tmp_path / "project",
+        ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts"),
+    )
+    (project / "conf" / "local" / "mlflow.yml").write_text(
+        f"server:\n  mlflow_tracking_uri: {tracking_uri(project)}\n"
+    )
+    return project
+
+
 def test_two_ray_workers_train_as_well_as_one_process(project_copy: Path) -> None:
-    kedro_run(project_copy, pipeline_names=["ingestion", "tokenization", "features"])
     metrics = project_copy / "data/08_reporting/test_metrics.json"
     models = project_copy / "data/06_models"
 
@@ -86,9 +109,9 @@ def test_two_ray_workers_train_as_well_as_one_process(project_copy: Path) -> Non
         _latest(models / "training_history.json", "training_history.json").read_text()
     )
     assert len(history) == 6
-    # one MLflow run per kedro run (features, single, Ray): Ray opened none of its own
+    # one MLflow run per kedro run (single, Ray): Ray opened none of its own
     runs = runs_of(project_copy)
-    assert [run.info.status for run in runs] == ["FINISHED"] * 3
+    assert [run.info.status for run in runs] == ["FINISHED"] * 2
     ray_run = runs[-1]
     assert ray_run.data.params["training.distributed.backend"] == "ray"
     assert ray_run.data.params["training.batch_size"] == "16"
@@ -105,7 +128,6 @@ def test_two_ray_workers_train_as_well_as_one_process(project_copy: Path) -> Non
 def test_ctrl_c_during_ray_training_keeps_the_best_model_and_fails_the_run(
     project_copy: Path,
 ) -> None:
-    kedro_run(project_copy, pipeline_names=["ingestion", "tokenization", "features"])
     params = (
         "training.epochs=500,training.patience=500,training.model.bilstm.hidden_dim=8,"
         "training.max_length=40,training.progress=false,training.batch_size=16,"
