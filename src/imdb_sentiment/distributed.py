@@ -23,6 +23,7 @@ import os
 import tempfile
 import threading
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -147,7 +148,7 @@ def _connect(ray: Any, settings: DistributedSettings, stack: ExitStack) -> None:
 
     runtime_env: dict[str, Any] = {
         "env_vars": {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")},
-        "worker_process_setup_hook": f"{__name__}.quiet_ray_workers",
+        "worker_process_setup_hook": _quiet_ray_workers(),
     }
     if settings.address is None:
         ray.init(include_dashboard=False, configure_logging=False, runtime_env=runtime_env)
@@ -158,10 +159,19 @@ def _connect(ray: Any, settings: DistributedSettings, stack: ExitStack) -> None:
     stack.callback(ray.shutdown)
 
 
-def quiet_ray_workers() -> None:
-    """Run by Ray in each worker process of the job as it starts (see QUIET_LOGGERS)."""
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.ERROR)
+def _quiet_ray_workers() -> Callable[[], None]:
+    """What Ray runs in each worker process of the job as it starts (see QUIET_LOGGERS): a
+    closure, which Ray ships by value, so that a process that does not train (the controller,
+    the queue) does not import this module and torch with it."""
+    names = QUIET_LOGGERS
+
+    def quiet() -> None:
+        import logging  # noqa: PLC0415 - runs in Ray's worker process
+
+        for name in names:
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+    return quiet
 
 
 def train_on_ray(  # noqa: PLR0917 (train_model's signature, and where)
@@ -183,10 +193,10 @@ def train_on_ray(  # noqa: PLR0917 (train_model's signature, and where)
     from ray.util.queue import Queue  # noqa: PLC0415
 
     with ExitStack() as stack:
-        _connect(ray, settings, stack)
         storage = settings.storage_path
-        if storage is None and settings.address is None:
+        if storage is None and settings.address is None:  # removed after Ray has stopped
             storage = stack.enter_context(tempfile.TemporaryDirectory(prefix="ray-train-"))
+        _connect(ray, settings, stack)
         reports = Queue(actor_options={"num_cpus": 0})
         trainer = TorchTrainer(
             _worker_loop,
