@@ -13,6 +13,8 @@ import torch.multiprocessing as mp
 
 from imdb_sentiment.dict_settings import SettingsError
 from imdb_sentiment.distributed import DistributedSettings
+from imdb_sentiment.inference import predict_logits
+from imdb_sentiment.models import load_model
 from imdb_sentiment.parameters import training_settings
 from imdb_sentiment.training import Replica, train_model
 from tests.test_boundaries import run_fresh
@@ -81,6 +83,7 @@ checkpoint, history, summary = train_sentiment_model(
     Vocabulary(itos=("<pad>", "<unk>", "a", "b", "c", "d")), params,
 )
 assert checkpoint["distributed"]["backend"] == "none" and len(history) == 1
+assert checkpoint["temperature"] > 0
 assert not [m for m in sys.modules if m == "ray" or m.startswith("ray.")]
 print("ok")
 """
@@ -151,6 +154,17 @@ def test_replicas_train_together_and_agree():
     for name, tensor in first.checkpoint["state_dict"].items():
         assert torch.equal(second.checkpoint["state_dict"][name], tensor), name
     assert first.best_valid_accuracy >= 0.95  # it learns: the averaged gradients make sense
+    # every replica holds the kept epoch's logits of the whole validation split, in its order
+    # (what the training node fits the calibration temperature on)
+    np.testing.assert_array_equal(first.best_valid_logits, second.best_valid_logits)
+    whole = predict_logits(
+        load_model(first.checkpoint),
+        synthetic(80, seed=2),
+        torch.device("cpu"),
+        bf16=False,
+        max_length=config().max_length,
+    )
+    np.testing.assert_allclose(first.best_valid_logits, whole, atol=1e-5)
 
 
 def test_replicas_stop_together_on_a_non_finite_loss():

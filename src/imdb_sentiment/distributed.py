@@ -5,11 +5,12 @@
 function to Ray Train's ``TorchTrainer``: every worker runs the whole loop as one
 :class:`~imdb_sentiment.training.Replica` (the model wrapped in DistributedDataParallel by
 ``ray.train.torch.prepare_model``, gloo on CPUs, NCCL on GPUs), on its share of each epoch's
-length-bucketed batches. The first worker sends each epoch's record, and the weights of each
-new best epoch, to this process through a Ray queue as they happen, then the finished
-:class:`~imdb_sentiment.training.TrainingResult`; the epoch loop, early stopping, best-on-valid
-and the checkpoint format are the library's, unchanged. The Kedro process keeps the catalog and
-the MLflow run: the workers log nothing to MLflow.
+length-bucketed batches. The first worker sends each epoch's record, and the weights and
+validation logits of each new best epoch, to this process through a Ray queue as they happen,
+then the finished :class:`~imdb_sentiment.training.TrainingResult`; the epoch loop, early
+stopping, best-on-valid and the checkpoint format are the library's, unchanged. The Kedro
+process keeps the catalog, the MLflow run and the calibration temperature (fitted there on the
+validation logits, as after a local run): the workers log nothing to MLflow.
 
 Ctrl-C in this process ends the Ray job (the workers are the job's actors) and returns the best
 model received so far, as an interrupted single-process run does; a worker's error fails the
@@ -259,7 +260,8 @@ def _follow(  # noqa: PLR0917
     from ray.util.queue import Empty  # noqa: PLC0415
 
     history: list[dict[str, Any]] = []
-    best: tuple[int, float, dict[str, torch.Tensor]] | None = None
+    # the best epoch so far: its number, validation accuracy, weights and validation logits
+    best: tuple[int, float, dict[str, torch.Tensor], np.ndarray] | None = None
     fit = _Fit(trainer)
     fit.start()
     try:
@@ -276,8 +278,8 @@ def _follow(  # noqa: PLR0917
                 return report["result"]
             record = report["record"]
             history.append(record)
-            if report["state"] is not None:
-                best = (record["epoch"], record["valid_accuracy"], report["state"])
+            if report["best"] is not None:
+                best = (record["epoch"], record["valid_accuracy"], *report["best"])
             if on_epoch_end is not None:
                 on_epoch_end(dict(record))
     except KeyboardInterrupt:
@@ -285,7 +287,7 @@ def _follow(  # noqa: PLR0917
             "training interrupted: ending the Ray job; keeping the best model so far (epoch %s)",
             best[0] if best else None,
         )
-        best_epoch, best_accuracy, state = best if best else (None, None, None)
+        best_epoch, best_accuracy, state, logits = best if best else (None, None, None, None)
         return training_result(
             build_model(model_config),
             config,
@@ -295,6 +297,7 @@ def _follow(  # noqa: PLR0917
             best_accuracy,
             "interrupted",
             "cuda" if settings.use_gpu else "cpu",
+            best_logits=logits,
         )
     fit.join()
     raise RuntimeError(
@@ -324,11 +327,11 @@ def _worker_loop(payload: dict[str, Any]) -> None:
     )
     new_best: dict[str, Any] = {}
 
-    def keep_best(epoch: int, state: dict[str, torch.Tensor]) -> None:
-        new_best["state"] = state
+    def keep_best(epoch: int, state: dict[str, torch.Tensor], valid_logits: np.ndarray) -> None:
+        new_best["best"] = (state, valid_logits)
 
     def report_epoch(record: dict[str, Any]) -> None:
-        reports.put({"kind": "epoch", "record": record, "state": new_best.pop("state", None)})
+        reports.put({"kind": "epoch", "record": record, "best": new_best.pop("best", None)})
 
     first = rank == 0
     if not first:  # the first worker's epoch lines reach the driver's log; the others' repeat them

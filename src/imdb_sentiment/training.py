@@ -101,13 +101,18 @@ def settings_from_params(
 
 @dataclass
 class TrainingResult:
-    """What :func:`train_model` returns; ``checkpoint`` is None when no epoch completed."""
+    """What :func:`train_model` returns; ``checkpoint`` is None when no epoch completed.
+
+    ``best_valid_logits`` are the validation split's logits of the kept epoch's model, in the
+    split's order (for fitting a temperature without another pass).
+    """
 
     checkpoint: dict[str, Any] | None
     history: list[dict[str, Any]]
     best_epoch: int | None
     best_valid_accuracy: float | None
     stop_reason: str
+    best_valid_logits: np.ndarray | None = None
     device: str = "cpu"  # where the model was trained (the first replica's device)
 
 
@@ -282,7 +287,7 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     config: TrainConfig,
     on_epoch_end: EpochCallback | None = None,
     *,
-    on_new_best: Callable[[int, dict[str, torch.Tensor]], None] | None = None,
+    on_new_best: Callable[[int, dict[str, torch.Tensor], np.ndarray], None] | None = None,
     replica: Replica = ALONE,
 ) -> TrainingResult:
     """Train a model of ``model_config``'s architecture; keep the epoch with the best validation
@@ -290,8 +295,9 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
 
     Stops after ``config.epochs``, after ``config.patience`` epochs without improvement, on a
     non-finite loss, or on Ctrl-C (KeyboardInterrupt, also from ``on_epoch_end``); in every
-    case the best model so far is returned in ``checkpoint``. ``on_new_best(epoch, state)``
-    is called with the (CPU) weights of each new best epoch, before ``on_epoch_end``.
+    case the best model so far is returned in ``checkpoint``. ``on_new_best(epoch, state,
+    valid_logits)`` is called with the (CPU) weights and the validation logits of each new best
+    epoch, before ``on_epoch_end``.
     ``replica``: run as one of several data-parallel copies (see :class:`Replica`).
     """
     _check_split("train", train)
@@ -326,6 +332,7 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     best_state: dict[str, torch.Tensor] | None = None
     best_epoch: int | None = None
     best_accuracy: float | None = None
+    best_logits: np.ndarray | None = None
     stale_epochs = 0
     stop_reason = "completed"
     bar = None
@@ -404,11 +411,12 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
             )
             if best_accuracy is None or valid_accuracy > best_accuracy:
                 best_accuracy, best_epoch, stale_epochs = valid_accuracy, epoch, 0
+                best_logits = valid_logits
                 best_state = {
                     k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
                 }
                 if on_new_best is not None:
-                    on_new_best(epoch, best_state)
+                    on_new_best(epoch, best_state, best_logits)
             else:
                 stale_epochs += 1
             if on_epoch_end is not None:
@@ -430,7 +438,15 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
             bar.close()
 
     return training_result(
-        model, config, history, best_state, best_epoch, best_accuracy, stop_reason, str(device)
+        model,
+        config,
+        history,
+        best_state,
+        best_epoch,
+        best_accuracy,
+        stop_reason,
+        str(device),
+        best_logits=best_logits,
     )
 
 
@@ -443,10 +459,13 @@ def training_result(  # noqa: PLR0917 (what the loop ends with, in its order)
     best_accuracy: float | None,
     stop_reason: str,
     device: str,
+    *,
+    best_logits: np.ndarray | None,
 ) -> TrainingResult:
     """What training ends with: ``best_state`` loaded into ``model`` and checkpointed (no
-    checkpoint when no epoch completed). The distributed launcher builds an interrupted run's
-    result from what the replicas reported with it too."""
+    checkpoint when no epoch completed); ``best_logits`` are that epoch's validation logits.
+    The distributed launcher builds an interrupted run's result from what the replicas reported
+    with it too."""
     checkpoint = None
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -464,5 +483,6 @@ def training_result(  # noqa: PLR0917 (what the loop ends with, in its order)
         best_epoch=best_epoch,
         best_valid_accuracy=best_accuracy,
         stop_reason=stop_reason,
+        best_valid_logits=best_logits,
         device=device,
     )

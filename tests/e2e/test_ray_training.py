@@ -13,7 +13,8 @@ import psutil
 import pytest
 import torch
 
-from imdb_sentiment.models import load_model
+from imdb_sentiment.calibration import TEMPERATURE_KEY
+from imdb_sentiment.models import CHECKPOINT_FORMAT, load_model
 from tests.conftest import copy_project
 from tests.e2e.kedro_runs import kedro_run, runs_of, tracking_uri
 from tests.e2e.test_interrupt import interrupted_kedro_run
@@ -63,6 +64,13 @@ def _latest(folder: Path, name: str) -> Path:
     return sorted(folder.iterdir())[-1] / name
 
 
+def _checkpoint(models: Path) -> dict:
+    """The newest version of the trained checkpoint in ``models``."""
+    return torch.load(
+        _latest(models / "model_checkpoint.pt", "model_checkpoint.pt"), weights_only=False
+    )
+
+
 @pytest.fixture(scope="module")
 def with_features(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project copy with the sample's features."""
@@ -91,6 +99,7 @@ def test_two_ray_workers_train_as_well_as_one_process(project_copy: Path) -> Non
 
     kedro_run(project_copy, pipeline_names=["training", "evaluate"], runtime_params=SINGLE)
     single = json.loads(metrics.read_text())
+    local = _checkpoint(models)
     started = time.time()
     kedro_run(project_copy, pipeline_names=["training", "evaluate"], runtime_params=ON_RAY)
     on_ray = json.loads(metrics.read_text())
@@ -98,9 +107,11 @@ def test_two_ray_workers_train_as_well_as_one_process(project_copy: Path) -> Non
     # the local Ray was started for the run and is gone
     assert _gone(started), [p.info for p in _ray_processes_since(started)]
     # the model was saved and loads
-    checkpoint = torch.load(
-        _latest(models / "model_checkpoint.pt", "model_checkpoint.pt"), weights_only=False
-    )
+    checkpoint = _checkpoint(models)
+    # what a local run's checkpoint holds (format, model type, calibration temperature, ...)
+    assert checkpoint.keys() == local.keys()
+    assert (checkpoint["format"], checkpoint["model_type"]) == (CHECKPOINT_FORMAT, "bilstm")
+    assert checkpoint[TEMPERATURE_KEY] > 0
     assert checkpoint["distributed"]["backend"] == "ray"
     assert checkpoint["distributed"]["num_workers"] == 2
     assert checkpoint["device"] == "cpu"
@@ -143,10 +154,9 @@ def test_ctrl_c_during_ray_training_keeps_the_best_model_and_fails_the_run(
     summary = json.loads((project_copy / "data/06_models/training_summary.json").read_text())
     assert summary["stop_reason"] == "interrupted"
     assert summary["best_epoch"] >= 1
-    checkpoint = torch.load(
-        _latest(project_copy / "data/06_models/model_checkpoint.pt", "model_checkpoint.pt"),
-        weights_only=False,
-    )
+    checkpoint = _checkpoint(project_copy / "data/06_models")
     assert checkpoint["best_epoch"] == summary["best_epoch"]
+    # calibrated on the best epoch's validation logits the first worker sent with its weights
+    assert checkpoint[TEMPERATURE_KEY] == summary["valid_calibration"]["temperature"] > 0
     load_model(checkpoint, vocab_size=checkpoint["vocabulary_size"])
     assert runs_of(project_copy)[-1].info.status in {"FAILED", "KILLED"}
