@@ -73,9 +73,9 @@ def _checkpoint(models: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def with_features(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project copy with the sample's features."""
+    """A project copy with the sample's features and linear baselines (evaluate needs them)."""
     project = copy_project(tmp_path_factory.mktemp("ray") / "project")
-    kedro_run(project, pipeline_names=["ingestion", "tokenization", "features"])
+    kedro_run(project, pipeline_names=["ingestion", "tokenization", "features", "baselines"])
     return project
 
 
