@@ -4,7 +4,6 @@ same settings, on the bundled sample; and Ctrl-C during a Ray run."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import torch
 from imdb_sentiment.calibration import TEMPERATURE_KEY
 from imdb_sentiment.models import CHECKPOINT_FORMAT, load_model
 from tests.conftest import copy_project
-from tests.e2e.kedro_runs import kedro_run, runs_of, tracking_uri
+from tests.e2e.kedro_runs import copy_with_own_store, kedro_run, runs_of, tracking_uri
 from tests.e2e.test_interrupt import interrupted_kedro_run
 
 pytestmark = pytest.mark.slow
@@ -82,15 +81,7 @@ def with_features(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def project_copy(with_features: Path, tmp_path: Path) -> Path:
     """Its own copy of ``with_features``: the outputs, a new MLflow store."""
-    project = shutil.copytree(
-        with_features,
-        tmp_path / "project",
-        ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts"),
-    )
-    (project / "conf" / "local" / "mlflow.yml").write_text(
-        f"server:\n  mlflow_tracking_uri: {tracking_uri(project)}\n"
-    )
-    return project
+    return copy_with_own_store(with_features, tmp_path / "project")
 
 
 def test_two_ray_workers_train_as_well_as_one_process(project_copy: Path) -> None:
