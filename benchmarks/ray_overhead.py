@@ -83,7 +83,12 @@ def _measure(overrides: dict[str, Any]) -> dict[str, Any]:
     result = run_training(split["train"], split["valid"], embedding, model, loop, distributed)
     wall = time.perf_counter() - started
     scores = predict_probabilities(
-        load_model(result.checkpoint), split["test"], 64, "cpu", False, loop.max_length
+        load_model(result.checkpoint),
+        split["test"],
+        batch_size=64,
+        device="cpu",
+        bf16=False,
+        max_length=loop.max_length,
     )
     return {
         "wall_s": wall,
