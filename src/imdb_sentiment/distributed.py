@@ -47,10 +47,11 @@ from imdb_sentiment.training import (
 
 logger = logging.getLogger(__name__)
 
-# Off for every Ray this module starts or joins: usage reports (a network call) and Ray
-# Train's Prometheus metrics. OMP_WAIT_POLICY travels to the workers (imdb_sentiment/__init__.py
-# says why): Ray Train imports torch in a worker before this package could set it there.
-RAY_ENVIRONMENT = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_TRAIN_METRICS_ENABLED": "0"}
+# Off for every Ray this module starts or joins: Ray Train's Prometheus metrics (its usage
+# reports, a network call, are off with the other telemetry in imdb_sentiment/__init__.py).
+# OMP_WAIT_POLICY travels to the workers (imdb_sentiment/__init__.py says why): Ray Train
+# imports torch in a worker before this package could set it there.
+RAY_ENVIRONMENT = {"RAY_TRAIN_METRICS_ENABLED": "0"}
 # A local Ray as a one-machine cluster: every Ray process listens on 127.0.0.1 only (otherwise
 # Ray binds all interfaces and announces the machine's address). Read when Ray is imported.
 LOCAL_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
