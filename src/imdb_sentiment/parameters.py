@@ -6,7 +6,9 @@ hook when Kedro creates the context) checks all of them at once, whichever pipel
 ``kedro run --pipeline=evaluate --params trainig.epochs=1`` fails before any node runs. An
 unknown key or a bad value is a :class:`~imdb_sentiment.dict_settings.SettingsError` naming
 its dotted key. ``training`` is checked by the library's own settings
-(:func:`imdb_sentiment.training.settings_from_params`), which the GPU machine uses without Kedro.
+(:func:`imdb_sentiment.training.settings_from_params`), which the GPU machine uses without Kedro,
+and ``training.distributed`` (single process or Ray) by
+:class:`imdb_sentiment.distributed.DistributedSettings`.
 
 Kedro 1.7 can also build dataclasses from node type hints; that validates only the pipelines
 being run, one level deep, and kedro-mlflow would log the objects instead of their values, so
@@ -21,9 +23,11 @@ from typing import Any, Literal
 
 from imdb_sentiment.calibration import ECE_BINS
 from imdb_sentiment.dict_settings import DictSettings, SettingsError, check_value, refuse_unknown
+from imdb_sentiment.distributed import DistributedSettings
 from imdb_sentiment.linear_baselines import NBSVMSettings, TfidfLRSettings
+from imdb_sentiment.models import ModelConfig
 from imdb_sentiment.text import TokenizerConfig
-from imdb_sentiment.training import settings_from_params
+from imdb_sentiment.training import TrainConfig, settings_from_params
 
 LEARNING_RATE_WARNING = 1.0  # above this, Adam on this model diverges or stalls at chance
 # Runtime-only parameters (`kedro run --params KEY=...`) and the catalog entry whose `source`
@@ -108,11 +112,27 @@ class BaselinesSettings(DictSettings):
     nbsvm: NBSVMSettings = field(default_factory=NBSVMSettings)
 
 
+def training_settings(
+    params: Any, path: str = "training"
+) -> tuple[TrainConfig, ModelConfig, DistributedSettings]:
+    """``training``: the loop's settings, the model's configuration and where training runs
+    (``training.distributed``, whose device must agree with ``training.device``)."""
+    loop, model = settings_from_params(params, path)
+    distributed = DistributedSettings.from_dict(
+        params.get("distributed") or {}, f"{path}.distributed"
+    )
+    try:
+        distributed.check_device(loop.device)
+    except SettingsError as error:
+        raise error.under(path) from None
+    return loop, model, distributed
+
+
 SECTIONS: dict[str, Callable[[Any, str], Any]] = {
     "ingestion": IngestionSettings.from_dict,
     "tokenization": TokenizationSettings.from_dict,
     "features": FeaturesSettings.from_dict,
-    "training": settings_from_params,
+    "training": training_settings,
     "evaluate": EvaluateSettings.from_dict,
     "baselines": BaselinesSettings.from_dict,
 }

@@ -1,6 +1,8 @@
 """Training loop: epochs, best-on-validation, early stopping, NaN and Ctrl-C handling.
 
-Torch + numpy only (tqdm is used when installed). Never sees the test split.
+The same loop runs alone or as one of several data-parallel replicas (:class:`Replica`: DDP,
+set up by a launcher such as :mod:`imdb_sentiment.distributed` on Ray). Torch + numpy only
+(tqdm is used when installed). Never sees the test split.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed
 from torch import nn
 
 from imdb_sentiment.batching import bucket_batches, pad_batch, to_device
@@ -43,6 +46,11 @@ except ImportError:  # pragma: no cover - exercised where tqdm is absent
 logger = logging.getLogger(__name__)
 
 STOP_REASONS = ("completed", "early_stopping", "nan_loss", "interrupted")
+# Sections of the `training` parameters that are not loop settings: the model's, checked by the
+# registry, and where training runs (single process or Ray), checked by parameters.py.
+OWN_SECTIONS = ("model", "distributed")
+
+EpochCallback = Callable[[dict[str, Any]], None]  # called with each epoch's record
 
 
 @dataclass
@@ -82,10 +90,11 @@ def settings_from_params(
     params: Mapping[str, Any], path: str = "training"
 ) -> tuple[TrainConfig, ModelConfig]:
     """The ``training`` parameters as the loop's settings and the model's configuration
-    (its data fields unset); errors name the dotted key under ``path``."""
+    (its data fields unset); errors name the dotted key under ``path``. ``distributed`` is left
+    to :mod:`imdb_sentiment.parameters` (where training runs is no setting of the loop)."""
     if not isinstance(params, Mapping):
         raise SettingsError(path, f"must be a mapping of settings, got {params!r}")
-    loop = TrainConfig.from_dict({k: v for k, v in params.items() if k != "model"}, path)
+    loop = TrainConfig.from_dict({k: v for k, v in params.items() if k not in OWN_SECTIONS}, path)
     model = config_from_params(params.get("model", {}), f"{path}.model")
     return loop, model
 
@@ -104,6 +113,48 @@ class TrainingResult:
     best_valid_accuracy: float | None
     stop_reason: str
     best_valid_logits: np.ndarray | None = None
+    device: str = "cpu"  # where the model was trained (the first replica's device)
+
+
+@dataclass
+class Replica:
+    """Where :func:`train_model` runs: alone (the default) or as replica ``rank`` of
+    ``world_size`` data-parallel copies in an initialised ``torch.distributed`` process group.
+
+    Every replica runs the same loop with the same seed, so all draw the same batch plan: each
+    trains on its share of every epoch's batches (``wrap`` makes the model a
+    DistributedDataParallel, which averages the gradients), validates its share of the
+    validation batches, and the running loss, the epoch totals and the validation logits are
+    summed over all replicas. So every replica sees the same metrics and makes the same
+    early-stopping, best-epoch and NaN decisions, and none waits for a collective call that
+    another skipped.
+    """
+
+    rank: int = 0
+    world_size: int = 1
+    device: torch.device | None = None  # None: TrainConfig.device
+    wrap: Callable[[nn.Module], nn.Module] | None = None  # e.g. ray.train.torch.prepare_model
+
+    def share(self, batches: list[np.ndarray]) -> list[np.ndarray]:
+        """This replica's batches: every ``world_size``-th, the same number for every replica
+        (the last ``len(batches) % world_size`` are left out, like DistributedSampler's
+        ``drop_last``; the batch order is shuffled each epoch, so they differ each time)."""
+        steps = len(batches) // self.world_size
+        return batches[self.rank : steps * self.world_size : self.world_size]
+
+    def sum(self, values: torch.Tensor) -> torch.Tensor:
+        """``values`` summed over every replica, in place (a no-op alone)."""
+        if self.world_size > 1:
+            torch.distributed.all_reduce(values)
+        return values
+
+
+ALONE = Replica()
+
+
+def unwrapped(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel wrapper (the model itself otherwise)."""
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
 def seed_everything(seed: int) -> None:
@@ -154,20 +205,22 @@ def train_one_epoch(
     device: torch.device,
     config: TrainConfig,
     bar: Any = None,
+    replica: Replica = ALONE,
 ) -> EpochTotals:
     """One optimiser step per batch: pad, copy, forward (bf16 autocast on CUDA), clip, step.
 
-    The running loss is read back (a host sync) every batch on the CPU and every 25 on a GPU.
+    The running loss is read back (a host sync) every batch on the CPU and every 25 on a GPU;
+    as a replica, the totals are summed over all replicas then, so they stop together.
     """
     check_every = 1 if device.type == "cpu" else 25
+    pad_index = unwrapped(model).config.padding_idx
     model.train()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     seen = 0
+    totals = EpochTotals(0.0, 0, 0, finite=True)
     for step, indices in enumerate(batches, start=1):
-        ids, lengths, labels = pad_batch(
-            train, indices, config.max_length, pad_index=model.config.padding_idx
-        )
+        ids, lengths, labels = pad_batch(train, indices, config.max_length, pad_index=pad_index)
         ids, labels = to_device(ids, device), to_device(labels, device)
         with autocast(device, config.bf16):
             logits = model(ids, lengths)
@@ -181,13 +234,49 @@ def train_one_epoch(
         correct += ((logits.detach() >= 0) == (labels >= 0.5)).sum()
         seen += len(indices)
         if step % check_every == 0 or step == len(batches):
-            running = float(loss_sum) / seen
+            totals = _epoch_totals(loss_sum, correct, seen, replica)
+            running = totals.loss_sum / totals.seen
             if not math.isfinite(running):
-                return EpochTotals(float(loss_sum), int(correct), seen, finite=False)
+                totals.finite = False
+                return totals
             if bar is not None:
-                bar.update(seen - bar.n)
-                bar.set_postfix(loss=f"{running:.4f}", acc=f"{int(correct) / seen:.4f}")
-    return EpochTotals(float(loss_sum), int(correct), seen, finite=True)
+                bar.update(totals.seen - bar.n)
+                bar.set_postfix(loss=f"{running:.4f}", acc=f"{totals.correct / totals.seen:.4f}")
+    return totals
+
+
+def _epoch_totals(
+    loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, replica: Replica
+) -> EpochTotals:
+    """The running totals of this process, or of all replicas (one small all-reduce)."""
+    if replica.world_size == 1:
+        return EpochTotals(float(loss_sum), int(correct), seen, finite=True)
+    count = loss_sum.new_tensor(seen, dtype=torch.float64)
+    summed = replica.sum(torch.stack([loss_sum.double(), correct.double(), count])).tolist()
+    return EpochTotals(summed[0], int(summed[1]), int(summed[2]), finite=True)
+
+
+def _valid_logits(
+    model: SentimentModel,
+    valid: EncodedReviews,
+    batches: list[np.ndarray],
+    *,
+    device: torch.device,
+    config: TrainConfig,
+    replica: Replica,
+) -> np.ndarray:
+    """Logits of every validation review; as a replica, each predicts its share of the batches
+    and the shares are summed (every replica then holds them all)."""
+    mine = batches[replica.rank :: replica.world_size]
+    logits = predict_logits(
+        model, valid, device, bf16=config.bf16, max_length=config.max_length, batches=mine
+    )
+    if replica.world_size == 1:
+        return logits
+    rows = torch.from_numpy(np.concatenate(mine) if mine else np.empty(0, dtype=np.int64))
+    shares = torch.zeros(len(valid), dtype=torch.float32)
+    shares[rows] = torch.from_numpy(logits)[rows]
+    return replica.sum(shares.to(device)).cpu().numpy()
 
 
 def train_model(  # noqa: PLR0917 (the signature the nodes call)
@@ -196,21 +285,30 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     embedding: np.ndarray,
     model_config: ModelConfig,
     config: TrainConfig,
-    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    on_epoch_end: EpochCallback | None = None,
+    *,
+    on_new_best: Callable[[int, dict[str, torch.Tensor], np.ndarray], None] | None = None,
+    replica: Replica = ALONE,
 ) -> TrainingResult:
     """Train a model of ``model_config``'s architecture; keep the epoch with the best validation
     accuracy.
 
     Stops after ``config.epochs``, after ``config.patience`` epochs without improvement, on a
     non-finite loss, or on Ctrl-C (KeyboardInterrupt, also from ``on_epoch_end``); in every
-    case the best model so far is returned in ``checkpoint``.
+    case the best model so far is returned in ``checkpoint``. ``on_new_best(epoch, state,
+    valid_logits)`` is called with the (CPU) weights and the validation logits of each new best
+    epoch, before ``on_epoch_end``.
+    ``replica``: run as one of several data-parallel copies (see :class:`Replica`).
     """
     _check_split("train", train)
     _check_split("valid", valid)
-    device = resolve_device(config.device)
+    device = replica.device or resolve_device(config.device)
     seed_everything(config.seed)
     tune_backend(device)
     model = build_model(model_config, embedding).to(device)
+    stepped = replica.wrap(model) if replica.wrap is not None else model  # DDP syncs weights
+    if replica.world_size > 1:
+        torch.manual_seed(config.seed + replica.rank)  # each replica its own dropout masks
     optimizer = torch.optim.Adam(
         [p for p in model.parameters() if p.requires_grad],
         lr=config.learning_rate,
@@ -219,11 +317,11 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     loss_fn = nn.BCEWithLogitsLoss()
     rng = np.random.default_rng(config.seed)
     valid_batches = bucket_batches(valid.lengths, config.eval_batch_size)
-    # On a GPU each .item() stalls the queue, so look at the running loss only now and then.
-    show_progress = config.progress and tqdm is not None
+    show_progress = config.progress and tqdm is not None and replica.rank == 0
     logger.info(
-        "training on %s (bf16 %s): %d train, %d valid reviews, %d parameters",
+        "training on %s%s (bf16 %s): %d train, %d valid reviews, %d parameters",
         device,
+        f" x {replica.world_size} replicas" if replica.world_size > 1 else "",
         use_bf16(device, config.bf16),
         len(train),
         len(valid),
@@ -241,7 +339,9 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     try:
         for epoch in range(1, config.epochs + 1):
             started = time.perf_counter()
-            batches = bucket_batches(train.lengths, config.batch_size, rng, config.pool_batches)
+            batches = replica.share(
+                bucket_batches(train.lengths, config.batch_size, rng, config.pool_batches)
+            )
             if show_progress:
                 # disable=None: no bar when the output is not a terminal (CI logs, files)
                 bar = tqdm(
@@ -251,7 +351,15 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
                     disable=None,
                 )
             totals = train_one_epoch(
-                model, optimizer, loss_fn, train, batches, device=device, config=config, bar=bar
+                stepped,
+                optimizer,
+                loss_fn,
+                train,
+                batches,
+                device=device,
+                config=config,
+                bar=bar,
+                replica=replica,
             )
             if bar is not None:
                 bar.close()
@@ -268,13 +376,8 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
                 )
                 break
             train_seconds = time.perf_counter() - started
-            valid_logits = predict_logits(
-                model,
-                valid,
-                device,
-                bf16=config.bf16,
-                max_length=config.max_length,
-                batches=valid_batches,
+            valid_logits = _valid_logits(
+                model, valid, valid_batches, device=device, config=config, replica=replica
             )
             valid_loss, valid_accuracy = _valid_loss_accuracy(valid_logits, valid.labels)
             if not math.isfinite(valid_loss):
@@ -312,6 +415,8 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
                 best_state = {
                     k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
                 }
+                if on_new_best is not None:
+                    on_new_best(epoch, best_state, best_logits)
             else:
                 stale_epochs += 1
             if on_epoch_end is not None:
@@ -332,12 +437,41 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
         if bar is not None:
             bar.close()
 
+    return training_result(
+        model,
+        config,
+        history,
+        best_state,
+        best_epoch,
+        best_accuracy,
+        stop_reason,
+        str(device),
+        best_logits=best_logits,
+    )
+
+
+def training_result(  # noqa: PLR0917 (what the loop ends with, in its order)
+    model: SentimentModel,
+    config: TrainConfig,
+    history: list[dict[str, Any]],
+    best_state: dict[str, torch.Tensor] | None,
+    best_epoch: int | None,
+    best_accuracy: float | None,
+    stop_reason: str,
+    device: str,
+    *,
+    best_logits: np.ndarray | None,
+) -> TrainingResult:
+    """What training ends with: ``best_state`` loaded into ``model`` and checkpointed (no
+    checkpoint when no epoch completed); ``best_logits`` are that epoch's validation logits.
+    The distributed launcher builds an interrupted run's result from what the replicas reported
+    with it too."""
     checkpoint = None
     if best_state is not None:
         model.load_state_dict(best_state)
         checkpoint = model_checkpoint(
             model,
-            vocabulary_size=model_config.vocab_size,
+            vocabulary_size=model.config.vocab_size,
             best_epoch=best_epoch,
             best_valid_accuracy=best_accuracy,
             stop_reason=stop_reason,
@@ -350,4 +484,5 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
         best_valid_accuracy=best_accuracy,
         stop_reason=stop_reason,
         best_valid_logits=best_logits,
+        device=device,
     )
