@@ -59,27 +59,31 @@ def _children(pid: int) -> list[int]:
 
 
 class TreeRssSampler:
-    """Samples the summed RSS and PSS of this process and its descendants; keeps the peaks.
+    """Samples the summed RSS and PSS of a process (this one by default) and its descendants;
+    keeps the peaks.
 
     Forked workers share the parent's pages: the RSS sum counts those once per process
     (an upper bound), the PSS sum splits them (what the tree really holds).
     """
 
-    def __init__(self, interval_s: float = 0.05) -> None:
+    def __init__(self, interval_s: float = 0.05, root_pid: int | None = None) -> None:
         self.interval_s = interval_s
+        self.root_pid = root_pid or os.getpid()
         self.peak_bytes = 0
         self.peak_pss_bytes = 0
+        self.last_bytes = self.last_pss_bytes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> None:
         rss = pss = 0
-        todo = [os.getpid()]
+        todo = [self.root_pid]
         while todo:
             pid = todo.pop()
             one_rss, one_pss = _memory_bytes(pid)
             rss, pss = rss + one_rss, pss + one_pss
             todo.extend(_children(pid))
+        self.last_bytes, self.last_pss_bytes = rss, pss
         self.peak_bytes = max(self.peak_bytes, rss)
         self.peak_pss_bytes = max(self.peak_pss_bytes, pss)
 

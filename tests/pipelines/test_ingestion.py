@@ -10,12 +10,14 @@ import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from imdb_sentiment.batches import Batches, as_batches
 from imdb_sentiment.pipelines.ingestion import create_pipeline
 from imdb_sentiment.pipelines.ingestion.nodes import (
     check_reviews,
     split_train_valid,
     validate_reviews,
 )
+from imdb_sentiment.reviews import REVIEW_SCHEMA, review_facts
 from tests.conftest import project_config
 
 
@@ -31,12 +33,38 @@ def reviews(n_neg: int, n_pos: int, prefix: str = "review") -> pd.DataFrame:
     )
 
 
+def frame(batches: Batches) -> pd.DataFrame:
+    """A node's lazy output read whole, texts as Python objects (as ``reviews`` builds them)."""
+    assert batches.schema == REVIEW_SCHEMA
+    return batches.to_pandas().astype({"text": object})
+
+
+def checked(table: pd.DataFrame, name: str, batch_rows: int = 2) -> pd.DataFrame:
+    """``check_reviews`` of a table's facts, the table read ``batch_rows`` rows at a time."""
+    return check_reviews(review_facts(as_batches(table, batch_rows), name), name)
+
+
 # --- checks ------------------------------------------------------------------------------------
 
 
 def test_clean_table_passes_unchanged() -> None:
     table = reviews(3, 2)
-    pd.testing.assert_frame_equal(check_reviews(table, "train"), table)
+    kept = checked(table, "train")
+    assert kept["row"].tolist() == kept["id"].tolist() == [0, 1, 2, 3, 4]
+    assert kept["label"].tolist() == table["label"].tolist()
+    pd.testing.assert_frame_equal(
+        frame(validate_reviews({"train": table, "test": table}, False)[0]), table
+    )
+
+
+def test_facts_keep_keys_of_texts_not_texts() -> None:
+    table = reviews(2, 2)
+    table.loc[3, "text"] = table.loc[0, "text"]
+    facts = review_facts(as_batches(table, batch_rows=3), "train")
+    assert list(facts.columns) == ["row", "id", "label", "usable", "text_key"]
+    keys = facts["text_key"].tolist()
+    assert all(isinstance(key, bytes) and len(key) == 16 for key in keys)
+    assert keys[3] == keys[0] and len(set(keys)) == 3
 
 
 def test_unusable_text_is_dropped_with_count(caplog: pytest.LogCaptureFixture) -> None:
@@ -45,7 +73,7 @@ def test_unusable_text_is_dropped_with_count(caplog: pytest.LogCaptureFixture) -
     table.loc[2, "text"] = "   \n"
     table.loc[4, "text"] = None
     with caplog.at_level(logging.WARNING):
-        cleaned = check_reviews(table, "test")
+        cleaned = checked(table, "test")
     assert cleaned["id"].tolist() == [0, 3, 5]
     assert "IMDB test table: dropped 3 row(s)" in caplog.text and "ids 1, 2, 4" in caplog.text
 
@@ -54,16 +82,16 @@ def test_label_outside_0_1_names_table_and_row() -> None:
     table = reviews(2, 2)
     table.loc[3, "label"] = 2
     with pytest.raises(ValueError, match=r"IMDB valid table: 1 label\(s\).*id 3: 2"):
-        check_reviews(table, "valid")
+        checked(table, "valid")
 
 
 def test_missing_column_and_repeated_id() -> None:
     with pytest.raises(ValueError, match=r"train table lacks column\(s\) \['label'\]"):
-        check_reviews(reviews(2, 2).drop(columns="label"), "train")
+        checked(reviews(2, 2).drop(columns="label"), "train")
     table = reviews(2, 2)
     table.loc[3, "id"] = 0
     with pytest.raises(ValueError, match=r"column 'id' repeats 1 time\(s\), e.g. id 0"):
-        check_reviews(table, "train")
+        checked(table, "train")
 
 
 def test_missing_split() -> None:
@@ -79,9 +107,12 @@ def test_overlap_reported_and_optionally_dropped(caplog: pytest.LogCaptureFixtur
     with caplog.at_level(logging.WARNING):
         kept, test_out = validate_reviews({"train": train, "test": test}, False)
     assert "2 train review(s) also appear verbatim in test" in caplog.text
-    assert len(kept) == 8
-    pd.testing.assert_frame_equal(test_out, test)
-    dropped, _ = validate_reviews({"train": train, "test": test}, True)
+    assert len(frame(kept)) == 8
+    pd.testing.assert_frame_equal(frame(test_out), test)
+    dropped, _ = validate_reviews(
+        {"train": as_batches(train, batch_rows=3), "test": as_batches(test, batch_rows=1)}, True
+    )
+    dropped = frame(dropped)
     assert sorted(dropped["id"]) == [0, 2, 3, 4, 5, 7]
     assert not dropped["text"].isin(test["text"]).any()
 
@@ -91,7 +122,7 @@ def test_overlap_reported_and_optionally_dropped(caplog: pytest.LogCaptureFixtur
 
 def test_split_is_stratified_disjoint_and_complete() -> None:
     train = reviews(300, 100)
-    kept, valid = split_train_valid(train, valid_fraction=0.25, seed=7)
+    kept, valid = map(frame, split_train_valid(train, valid_fraction=0.25, seed=7))
     assert len(valid) == 100 and len(kept) == 300
     assert valid["label"].value_counts().to_dict() == {0: 75, 1: 25}
     assert kept["label"].value_counts().to_dict() == {0: 225, 1: 75}
@@ -102,9 +133,14 @@ def test_split_is_stratified_disjoint_and_complete() -> None:
 
 def test_split_reproducible_by_seed() -> None:
     train = reviews(100, 100)
-    first = split_train_valid(train, 0.2, seed=1)[1]["id"].tolist()
-    assert split_train_valid(train, 0.2, seed=1)[1]["id"].tolist() == first
-    assert split_train_valid(train, 0.2, seed=2)[1]["id"].tolist() != first
+
+    def valid_ids(seed: int, batch_rows: int = 1000) -> list[int]:
+        return frame(split_train_valid(as_batches(train, batch_rows), 0.2, seed)[1])["id"].tolist()
+
+    first = valid_ids(1)
+    assert valid_ids(1) == first
+    assert valid_ids(1, batch_rows=7) == first  # however the rows are batched
+    assert valid_ids(2) != first
 
 
 def test_split_rejects_bad_fraction_and_unstratifiable_train() -> None:
@@ -129,7 +165,7 @@ def run_pipeline(raw: dict[str, pd.DataFrame], drop_overlap: bool) -> dict[str, 
         }
     )
     SequentialRunner().run(create_pipeline(), catalog)
-    return {name: catalog.load(name) for name in outputs}
+    return {name: frame(catalog.load(name)) for name in outputs}
 
 
 def test_pipeline_runs_and_keeps_test_apart() -> None:
