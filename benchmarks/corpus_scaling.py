@@ -53,8 +53,12 @@ MARKERS = ("<!-- corpus-scaling:start -->", "<!-- corpus-scaling:end -->")
 GIB = 1024**3
 
 
-def scratch_project(project: Path, destination: Path) -> Path:
-    """``project``'s code and configuration in ``destination``, outputs empty, own MLflow store."""
+def scratch_project(project: Path, destination: Path, batch_rows: int | None = None) -> Path:
+    """``project``'s code and configuration in ``destination``, outputs empty, own MLflow store.
+
+    ``batch_rows`` (if given) overrides the rows per batch of the source and of the review and
+    token tables, in ``conf/local``.
+    """
     for relative in COPIED:
         source = project / relative
         if source.is_dir():
@@ -70,6 +74,13 @@ def scratch_project(project: Path, destination: Path) -> Path:
     (local / "mlflow.yml").write_text(
         f"server:\n  mlflow_tracking_uri: sqlite:///{destination / 'mlflow.db'}\n"
     )
+    if batch_rows is not None:
+        (local / "catalog_batches.yml").write_text(
+            "".join(
+                f'"{name}":\n  batch_rows: {batch_rows}\n'
+                for name in ("imdb_raw", "{split}_reviews", "{split}_tokens")
+            )
+        )
     for layer in LAYERS:
         (destination / "data" / layer).mkdir(parents=True, exist_ok=True)
     return destination
@@ -90,6 +101,7 @@ class NodeTracker:
         self._started = self._mark = time.perf_counter()
         self._running = False
         self._peaks = [0, 0]
+        self._cpu_mark = 0.0
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._read, daemon=True),
@@ -106,15 +118,17 @@ class NodeTracker:
                 if not self._running and "Loading data from" in line:
                     self._running, self._mark = True, now
                     self.startup_s = now - self._started
-                    self._peaks = [0, 0]
+                    self._peaks, self._cpu_mark = [0, 0], self._sampler.cpu_seconds
                 match = COMPLETED.search(line)
                 if match:
+                    cpu = self._sampler.cpu_seconds
                     self.nodes[match.group(1)] = {
                         "seconds": now - self._mark,
+                        "cpu_s": cpu - self._cpu_mark,
                         "peak_rss_bytes": self._peaks[0],
                         "peak_pss_bytes": self._peaks[1],
                     }
-                    self._mark, self._peaks = now, [0, 0]
+                    self._mark, self._peaks, self._cpu_mark = now, [0, 0], cpu
 
     def _watch(self) -> None:
         while not self._stop.wait(0.05):
@@ -127,9 +141,12 @@ class NodeTracker:
         self._threads[1].join()
 
 
-def run_data_half(project: Path, corpus: Path, workdir: Path) -> dict[str, Any]:
-    """One ``kedro run`` of the data half on ``corpus`` in a scratch copy of ``project``."""
-    scratch = scratch_project(project, workdir / "project")
+def run_data_half(
+    project: Path, corpus: Path, workdir: Path, batch_rows: int | None = None
+) -> dict[str, Any]:
+    """One ``kedro run`` of the data half on ``corpus`` in a scratch copy of ``project``
+    (in ``workdir/project``; the run's log is ``workdir/kedro_run.log``)."""
+    scratch = scratch_project(project, workdir / "project", batch_rows)
     kedro = Path(sys.executable).with_name("kedro")
     command = [str(kedro), "run", "--pipelines", PIPELINES, "--params", f"imdb_source={corpus}"]
     env = {
@@ -154,8 +171,9 @@ def run_data_half(project: Path, corpus: Path, workdir: Path) -> dict[str, Any]:
     sampler = TreeRssSampler(root_pid=process.pid)
     with sampler:
         tracker = NodeTracker(process.stdout, sampler, workdir / "kedro_run.log")
-        returncode = process.wait()
+        _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
+        returncode = process.returncode = os.waitstatus_to_exitcode(status)
         tracker.join()
     if returncode != 0:
         tail = (workdir / "kedro_run.log").read_text()[-3000:]
@@ -169,6 +187,10 @@ def run_data_half(project: Path, corpus: Path, workdir: Path) -> dict[str, Any]:
         "wall_s": wall,
         "peak_tree_rss_bytes": sampler.peak_bytes,
         "peak_tree_pss_bytes": sampler.peak_pss_bytes,
+        "cpu_s": sampler.cpu_seconds,
+        # getrusage of the run: Kedro's process and the descendants it waited for
+        "cpu_waited_s": usage.ru_utime + usage.ru_stime,
+        "max_rss_kedro_process_bytes": usage.ru_maxrss * 1024,
         "startup_s": tracker.startup_s,
         "nodes": tracker.nodes,
         "output_bytes": sizes,
@@ -192,8 +214,8 @@ def scaling_table(result: dict[str, Any]) -> str:
     base = runs[0]["wall_s"]
     lines = [
         "| reviews (train + test) | wall s | × the smallest | peak RSS, tree | peak PSS, tree "
-        "| slowest node | load average (1 min) before / after |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| CPU s (× the smallest) | slowest node | load average (1 min) before / after |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for run in runs:
         slowest = max(run["nodes"].items(), key=lambda item: item[1]["seconds"])
@@ -201,6 +223,7 @@ def scaling_table(result: dict[str, Any]) -> str:
             f"| {run['reviews']:,} | {run['wall_s']:.1f} | {run['wall_s'] / base:.2f} "
             f"| {run['peak_tree_rss_bytes'] / GIB:.2f} GiB "
             f"| {run['peak_tree_pss_bytes'] / GIB:.2f} GiB "
+            f"| {run['cpu_s']:.0f} ({run['cpu_s'] / runs[0]['cpu_s']:.2f}) "
             f"| {slowest[0]} {slowest[1]['seconds']:.1f} s "
             f"| {run['load_average_before'][0]:.1f} / {run['load_average_after'][0]:.1f} |"
         )
@@ -228,6 +251,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, default=ROOT / "data/08_reporting/corpus_scaling.json")
     parser.add_argument("--write-readme", action="store_true", help="update benchmarks/README.md")
     parser.add_argument("--keep", action="store_true", help="keep the scratch projects")
+    parser.add_argument("--batch-rows", type=int, help="reviews per batch (default: the catalog's)")
     args = parser.parse_args(argv)
 
     project = args.project.resolve()
@@ -249,22 +273,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             run = {
                 "reviews": size,
                 "corpus": str(corpus),
-                **run_data_half(project, corpus, workdir),
+                **run_data_half(project, corpus, workdir, args.batch_rows),
             }
         finally:
             if not args.keep:
                 shutil.rmtree(workdir, ignore_errors=True)
         runs.append(run)
         print(
-            f"  wall {run['wall_s']:.1f} s, peak tree RSS {run['peak_tree_rss_bytes'] / GIB:.2f} "
-            f"GiB, PSS {run['peak_tree_pss_bytes'] / GIB:.2f} GiB, load "
+            f"  wall {run['wall_s']:.1f} s, CPU {run['cpu_s']:.0f} s, peak tree RSS "
+            f"{run['peak_tree_rss_bytes'] / GIB:.2f} GiB, PSS {run['peak_tree_pss_bytes'] / GIB:.2f} GiB, load "
             f"{run['load_average_before'][0]:.1f} -> {run['load_average_after'][0]:.1f}",
             flush=True,
         )
         for name, node in run["nodes"].items():
             print(
-                f"    {name:32s} {node['seconds']:7.1f} s  RSS {node['peak_rss_bytes'] / GIB:.2f} "
-                f"GiB  PSS {node['peak_pss_bytes'] / GIB:.2f} GiB",
+                f"    {name:32s} {node['seconds']:7.1f} s  CPU {node['cpu_s']:6.1f} s  "
+                f"RSS {node['peak_rss_bytes'] / GIB:.2f} GiB  PSS {node['peak_pss_bytes'] / GIB:.2f} GiB",
                 flush=True,
             )
     largest, smallest = runs[-1], runs[0]

@@ -60,7 +60,7 @@ class Perturbation:
     add_sentence: float = 0.3  # per review: insert one sentence from another review
     drop_word: float = 0.03  # per word
     swap_words: float = 0.02  # per word: swap with the next one
-    typo: float = 0.01  # per word of 4 or more letters
+    typo: float = 0.07  # per word of 4 or more letters; two typos in one of 7 or more
 
 
 @dataclass
@@ -112,7 +112,8 @@ def perturb_words(text: str, rng: np.random.Generator, settings: Perturbation) -
     for position in np.flatnonzero(draws[2] < settings.typo):
         word = words[position]
         if len(word) >= 4 and word.isalpha():
-            words[position] = _typo(word, rng)
+            word = _typo(word, rng)
+            words[position] = _typo(word, rng) if len(word) >= 7 else word
     keep = draws[0] >= settings.drop_word
     if not keep.any():
         return text
@@ -208,17 +209,17 @@ def make_corpus(
         raise ValueError(f"need >= 2 reviews and >= 1 row per file, got {total}, {rows_per_file}")
     started = time.perf_counter()
     _SETTINGS = settings or Perturbation()
-    for split in SPLITS:
-        _SOURCES[split] = load_source(source, split)
-    seen = {text_key(text) for split in SPLITS for text in _SOURCES[split].texts}
     tasks = plan(total, rows_per_file, seed)
     per_split = {split: sum(t.split == split for t in tasks) for split in SPLITS}
     staging = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
     counts = {split: {"reviews": 0, "negative": 0, "positive": 0} for split in SPLITS}
     redrawn = 0
     try:
+        for split in SPLITS:
+            _SOURCES[split] = load_source(source, split)
+        seen = {text_key(text) for split in SPLITS for text in _SOURCES[split].texts}
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
         context = mp.get_context("fork")
         with context.Pool(workers) if workers > 1 else _InProcess() as pool:
             for task, (texts, labels) in _drawn(pool, tasks, window=2 * workers):
