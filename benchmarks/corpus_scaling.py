@@ -279,16 +279,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if not args.keep:
                 shutil.rmtree(workdir, ignore_errors=True)
         runs.append(run)
+        rss, pss = run["peak_tree_rss_bytes"] / GIB, run["peak_tree_pss_bytes"] / GIB
+        load = run["load_average_before"][0], run["load_average_after"][0]
         print(
-            f"  wall {run['wall_s']:.1f} s, CPU {run['cpu_s']:.0f} s, peak tree RSS "
-            f"{run['peak_tree_rss_bytes'] / GIB:.2f} GiB, PSS {run['peak_tree_pss_bytes'] / GIB:.2f} GiB, load "
-            f"{run['load_average_before'][0]:.1f} -> {run['load_average_after'][0]:.1f}",
+            f"  wall {run['wall_s']:.1f} s, CPU {run['cpu_s']:.0f} s, peak tree RSS {rss:.2f} GiB, "
+            f"PSS {pss:.2f} GiB, load {load[0]:.1f} -> {load[1]:.1f}",
             flush=True,
         )
         for name, node in run["nodes"].items():
+            rss, pss = node["peak_rss_bytes"] / GIB, node["peak_pss_bytes"] / GIB
             print(
                 f"    {name:32s} {node['seconds']:7.1f} s  CPU {node['cpu_s']:6.1f} s  "
-                f"RSS {node['peak_rss_bytes'] / GIB:.2f} GiB  PSS {node['peak_pss_bytes'] / GIB:.2f} GiB",
+                f"RSS {rss:.2f} GiB  PSS {pss:.2f} GiB",
                 flush=True,
             )
     largest, smallest = runs[-1], runs[0]
