@@ -10,9 +10,8 @@ import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
-from imdb_sentiment.settings import CONFIG_LOADER_ARGS
-
 import imdb_sentiment  # noqa: F401 - sets OMP_WAIT_POLICY before any test module imports torch
+from imdb_sentiment.settings import CONFIG_LOADER_ARGS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 COPIED = ("src", "conf", "pyproject.toml", ".telemetry", "data/01_raw/imdb_sample")

@@ -161,3 +161,14 @@ def as_batches(data: Batches | pa.Table | pd.DataFrame, batch_rows: int = DEFAUL
             f"expected Batches, a pyarrow Table or a pandas DataFrame, got {type(data).__name__}"
         )
     return Batches.from_table(data.replace_schema_metadata(None), batch_rows)
+
+
+def whole_frame(data: Batches | pa.Table | pd.DataFrame) -> pd.DataFrame:
+    """``data`` whole, as a pandas frame of Arrow-backed columns; a frame is returned as is.
+
+    For nodes that need a table whole (the linear baselines fit on all of train): token lists
+    stay Arrow lists, with no Python object per review or token.
+    """
+    if isinstance(data, pd.DataFrame):
+        return data
+    return as_batches(data).read().to_pandas(types_mapper=pd.ArrowDtype)

@@ -46,7 +46,7 @@ def describe_run(
 ) -> str:
     """A run name readable at a glance: what ran, where, which model, on what data, when."""
     parts = [
-        "+".join(pipeline_names),
+        "+".join("all" if name == "__default__" else name for name in pipeline_names),
         env,
         config_from_params(training.get("model", {})).describe(),
     ]
@@ -64,22 +64,28 @@ class MlflowRunHooks:
         self._training_params: dict[str, Any] = {}
         self._unfinished_run: str | None = None
         self._exit_handler_registered = False
+        self._run_opened_outside = False
 
     @hook_impl
     def after_context_created(self, context) -> None:
         self._env = context.env or "local"
         self._training_params = context.params.get("training", {})
+        # a run already active now was opened by an orchestrator (imdb_sentiment.orchestration),
+        # which named it and will close it
+        self._run_opened_outside = mlflow.active_run() is not None
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
         run = mlflow.active_run()
-        if run is None:
+        if run is None or self._run_opened_outside:
             return
         names = run_params.get("pipeline_names") or ["__default__"]
-        names = ["all" if name == "__default__" else name for name in names]
         source = (run_params.get("runtime_params") or {}).get("imdb_source")
         name = describe_run(names, self._env, self._training_params, source)
         mlflow.set_tag("mlflow.runName", name)
+        extra_test = (run_params.get("runtime_params") or {}).get("extra_test_source")
+        if extra_test:  # read by a dataset, not a node: kedro-mlflow would not log it
+            mlflow.set_tag("extra_test_source", str(extra_test))
         logger.info("MLflow run %s is named %r", run.info.run_id, name)
         self._unfinished_run = run.info.run_id
         if not self._exit_handler_registered:

@@ -16,17 +16,23 @@ the nodes take plain dicts and build their settings themselves.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from imdb_sentiment.calibration import ECE_BINS
 from imdb_sentiment.dict_settings import DictSettings, SettingsError, check_value, refuse_unknown
+from imdb_sentiment.linear_baselines import NBSVMSettings, TfidfLRSettings
 from imdb_sentiment.text import DEFAULT_MAX_CACHED_PIECES, TokenizerConfig
 from imdb_sentiment.training import settings_from_params
 
 LEARNING_RATE_WARNING = 1.0  # above this, Adam on this model diverges or stalls at chance
 # Runtime-only parameters (`kedro run --params KEY=...`) and the catalog entry whose `source`
 # reads them through `${runtime_params:KEY, default}`.
-RUNTIME_SOURCES = {"imdb_source": "imdb_raw", "glove_source": "glove_vectors"}
+RUNTIME_SOURCES = {
+    "imdb_source": "imdb_raw",
+    "glove_source": "glove_vectors",
+    "extra_test_source": "extra_test_reviews",
+}
 
 
 def _positive(key: str, value: int) -> None:
@@ -38,7 +44,7 @@ def _positive(key: str, value: int) -> None:
 class IngestionSettings(DictSettings):
     valid_fraction: float = 0.1  # share of train carved out (stratified) as validation
     seed: int = 42  # of that split
-    drop_test_overlap_from_train: bool = False
+    clean_splits: bool = True  # drop train texts found in test and repeated train texts
 
     def __post_init__(self) -> None:
         if not 0.0 < self.valid_fraction < 1.0:
@@ -87,11 +93,21 @@ class EvaluateSettings(DictSettings):
     batch_size: int = 512
     device: str = "auto"
     bf16: bool = False
+    ece_bins: int = ECE_BINS  # equal-width confidence bins of the expected calibration error
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
             raise SettingsError("threshold", f"must be in [0, 1], got {self.threshold}")
         _positive("batch_size", self.batch_size)
+        _positive("ece_bins", self.ece_bins)
+
+
+@dataclass
+class BaselinesSettings(DictSettings):
+    """The linear baselines, each with its features and the grid chosen on validation."""
+
+    tfidf_lr: TfidfLRSettings = field(default_factory=TfidfLRSettings)
+    nbsvm: NBSVMSettings = field(default_factory=NBSVMSettings)
 
 
 SECTIONS: dict[str, Callable[[Any, str], Any]] = {
@@ -100,6 +116,7 @@ SECTIONS: dict[str, Callable[[Any, str], Any]] = {
     "features": FeaturesSettings.from_dict,
     "training": settings_from_params,
     "evaluate": EvaluateSettings.from_dict,
+    "baselines": BaselinesSettings.from_dict,
 }
 TOP_LEVEL = {"seed": int}  # one seed, interpolated into the sections that need one
 

@@ -20,15 +20,32 @@ COLUMNS = ["id", "text", "label"]
 REVIEW_SCHEMA = pa.schema([("id", pa.int64()), ("text", pa.string()), ("label", pa.int64())])
 
 
-def text_key(text: str) -> bytes:
-    """A 128-bit BLAKE2b digest of a text: equal texts have equal keys, and (at any corpus
-    size met in practice, a collision chance below 1e-20) different texts different keys."""
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+def text_key(text: str) -> str:
+    """A 128-bit BLAKE2b digest of a text, in hex: equal texts have equal keys, and (at any
+    corpus size met in practice, a collision chance below 1e-20) different texts different keys.
+
+    Hex, not bytes: pandas turns a set of bytes into a numpy ``S16`` array, which drops trailing
+    zero bytes, so ``isin`` would miss every key ending in one (1 in 256 of them).
+    """
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def _usable(text: object) -> bool:
     """A text worth keeping: a string that is not empty or whitespace."""
     return isinstance(text, str) and bool(text.strip())
+
+
+def _batch_keys(batch: pa.RecordBatch) -> list[str | None]:
+    """The ``text_key`` of each text of a batch, None where the text is not usable."""
+    return [text_key(text) if _usable(text) else None for text in batch.column("text").to_pylist()]
+
+
+def text_keys(reviews: Batches) -> pd.Series:
+    """The ``text_key`` of every review's text, in order (None where the text is not usable).
+
+    One pass, a batch at a time: a 32-character key per review is kept, never the texts.
+    """
+    return pd.Series([key for batch in reviews for key in _batch_keys(batch)], dtype=object)
 
 
 def review_facts(reviews: Batches, name: str) -> pd.DataFrame:
@@ -44,18 +61,14 @@ def review_facts(reviews: Batches, name: str) -> pd.DataFrame:
         )
     parts = []
     for batch in reviews:
-        texts = batch.column("text").to_pylist()
-        usable = [_usable(text) for text in texts]
+        keys = _batch_keys(batch)
         parts.append(
             pd.DataFrame(
                 {
                     "id": batch.column("id").to_pandas(),
                     "label": batch.column("label").to_pandas(),
-                    "usable": np.array(usable, dtype=bool),
-                    "text_key": pd.Series(
-                        [text_key(t) if ok else None for t, ok in zip(texts, usable, strict=True)],
-                        dtype=object,
-                    ),
+                    "usable": np.array([key is not None for key in keys], dtype=bool),
+                    "text_key": pd.Series(keys, dtype=object),
                 }
             )
         )

@@ -12,6 +12,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from imdb_sentiment.calibration import TEMPERATURE_KEY
 from imdb_sentiment.vocabulary import Vocabulary
 
 
@@ -23,6 +24,8 @@ class SentimentModel(mlflow.pyfunc.PythonModel):
         # tokens made exactly as the vocabulary's were, reviews cut as in training
         self.vocabulary = vocabulary
         self.max_length = checkpoint.get("max_length")
+        # fitted on the validation split after training: the probabilities served are calibrated
+        self.temperature = float(checkpoint.get(TEMPERATURE_KEY, 1.0))
         self.threshold = threshold
         self._network = None
 
@@ -41,7 +44,8 @@ class SentimentModel(mlflow.pyfunc.PythonModel):
             self._network = load_model(self.checkpoint, vocab_size=len(self.vocabulary)).eval()
 
     def predict(self, context, model_input, params=None) -> pd.DataFrame:  # noqa: ARG002
-        """Columns ``probability`` (of positive) and ``label`` (1 positive, 0 negative)."""
+        """Columns ``probability`` (of positive, calibrated) and ``label`` (1 positive, 0
+        negative)."""
         from imdb_sentiment.inference import predict_probabilities  # noqa: PLC0415
         from imdb_sentiment.sequences import EncodedReviews  # noqa: PLC0415
         from imdb_sentiment.text import TokenizerConfig, tokenize_to_arrow  # noqa: PLC0415
@@ -57,7 +61,11 @@ class SentimentModel(mlflow.pyfunc.PythonModel):
             review_ids=np.arange(len(texts), dtype=np.int64),
         )
         probabilities = predict_probabilities(
-            self._network, encoded, device="cpu", max_length=self.max_length
+            self._network,
+            encoded,
+            device="cpu",
+            max_length=self.max_length,
+            temperature=self.temperature,
         )
         return pd.DataFrame(
             {

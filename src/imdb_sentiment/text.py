@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import signal
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -140,7 +141,18 @@ def _worker_pool(n_workers: int, spacy_model: str) -> Any:
     """
     context = mp.get_context("forkserver")
     context.set_forkserver_preload([__name__, "spacy"])
-    return context.Pool(n_workers, initializer=load_tokenizer, initargs=(spacy_model,))
+    return context.Pool(n_workers, initializer=_start_worker, initargs=(spacy_model,))
+
+
+def _start_worker(spacy_model: str) -> None:
+    """Pool initializer: the worker ends on SIGTERM, and loads the tokenizer once.
+
+    The pool's exit terminates its workers with SIGTERM. A host process may ignore SIGTERM in
+    its children (Airflow 3's task runner does); a worker inheriting that would never end, and
+    the pool's exit would wait for it forever.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    load_tokenizer(spacy_model)
 
 
 class PieceTokenizer:
@@ -294,7 +306,7 @@ def tokenize_to_arrow(
 ) -> pa.ListArray:
     """Tokenize every text; row ``i`` of the result is the token list of ``texts[i]``.
 
-    ``n_workers`` > 1 forks that many processes, each tokenizing contiguous chunks of
+    ``n_workers`` > 1 starts that many processes, each tokenizing contiguous chunks of
     ``chunk_size`` distinct space-separated pieces; the result is the same as with one.
     """
     with PieceTokenizer(config, n_workers, chunk_size) as tokenizer:

@@ -92,13 +92,18 @@ def settings_from_params(
 
 @dataclass
 class TrainingResult:
-    """What :func:`train_model` returns; ``checkpoint`` is None when no epoch completed."""
+    """What :func:`train_model` returns; ``checkpoint`` is None when no epoch completed.
+
+    ``best_valid_logits`` are the validation split's logits of the kept epoch's model, in the
+    split's order (for fitting a temperature without another pass).
+    """
 
     checkpoint: dict[str, Any] | None
     history: list[dict[str, Any]]
     best_epoch: int | None
     best_valid_accuracy: float | None
     stop_reason: str
+    best_valid_logits: np.ndarray | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -229,6 +234,7 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     best_state: dict[str, torch.Tensor] | None = None
     best_epoch: int | None = None
     best_accuracy: float | None = None
+    best_logits: np.ndarray | None = None
     stale_epochs = 0
     stop_reason = "completed"
     bar = None
@@ -302,6 +308,7 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
             )
             if best_accuracy is None or valid_accuracy > best_accuracy:
                 best_accuracy, best_epoch, stale_epochs = valid_accuracy, epoch, 0
+                best_logits = valid_logits
                 best_state = {
                     k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
                 }
@@ -342,4 +349,5 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
         best_epoch=best_epoch,
         best_valid_accuracy=best_accuracy,
         stop_reason=stop_reason,
+        best_valid_logits=best_logits,
     )

@@ -36,7 +36,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "data" / "01_raw" / "imdb_sample"
 WHOLE = 1_000_000  # rows per batch: every table in one batch
 SMALL = 50  # rows per batch: 3 to 18 batches per split
 PARAMS = {
-    "ingestion": {"valid_fraction": 0.1, "seed": 42, "drop_test_overlap_from_train": True},
+    "ingestion": {"valid_fraction": 0.1, "seed": 42, "clean_splits": True},
     "tokenization": {"spacy_model": "blank:en", "lowercase": True, "n_workers": 2},
     "features": {"max_size": 3000, "min_freq": 2, "unknown_init": "zeros", "seed": 0},
 }
@@ -45,11 +45,12 @@ PARAMS = {
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """900 train and 400 test sample reviews (both labels: every fifth one), one train review
-    repeated verbatim in test."""
+    repeated verbatim in test and one repeated in train, batches apart."""
     folder = tmp_path_factory.mktemp("source")
     train = pq.read_table(SAMPLE / "train.parquet").take(list(range(0, 4500, 5))).to_pandas()
     test = pq.read_table(SAMPLE / "test.parquet").take(list(range(0, 2000, 5))).to_pandas()
     test.loc[5, "text"] = train.loc[17, "text"]
+    train.loc[600, "text"] = train.loc[3, "text"]
     train.to_parquet(folder / "train.parquet")
     test.to_parquet(folder / "test.parquet")
     return folder
@@ -85,6 +86,7 @@ def run_data_half(
             "vocabulary": VocabularyDataset(str(out / "vocabulary.json")),
             "embedding_matrix": NumpyArrayDataset(str(out / "embedding_matrix.npy")),
             "glove_coverage": JSONDataset(filepath=str(out / "glove_coverage.json")),
+            "split_report": JSONDataset(filepath=str(out / "split_report.json")),
             **{f"{s}_ids": EncodedReviewsDataset(str(out / f"{s}_ids.npz")) for s in SPLITS},
             **{
                 f"params:ingestion.{key}": MemoryDataset(value)
@@ -125,7 +127,7 @@ def test_every_output_is_the_same_in_small_batches(whole: Path, batched: Path) -
             for array in ("ids", "offsets", "labels", "review_ids"):
                 np.testing.assert_array_equal(right[array], left[array])
                 assert right[array].dtype == left[array].dtype
-    for name in ("vocabulary.json", "glove_coverage.json"):
+    for name in ("vocabulary.json", "glove_coverage.json", "split_report.json"):
         assert json.loads((batched / name).read_text()) == json.loads((whole / name).read_text())
     np.testing.assert_array_equal(
         np.load(batched / "embedding_matrix.npy"), np.load(whole / "embedding_matrix.npy")
@@ -139,7 +141,17 @@ def test_the_batches_give_what_whole_tables_give(source: Path, batched: Path) ->
     test = pd.read_parquet(source / "test.parquet")
     assert reviews["test"]["id"].tolist() == test["id"].tolist()  # test passes untouched
     train_ids = set(reviews["train"]["id"]) | set(reviews["valid"]["id"])
-    assert len(train_ids) == 899  # the review also in test was dropped
+    source_train = pd.read_parquet(source / "train.parquet")
+    in_test = source_train["text"].isin(set(test["text"]))  # on the texts themselves
+    repeated = source_train["text"].duplicated() & ~in_test
+    assert (in_test.sum(), repeated.sum()) == (1, 2)  # the sample's own repeat, and ours
+    assert train_ids == set(source_train.loc[~(in_test | repeated), "id"])
+    first, repeat = source_train["id"].iloc[[3, 600]]
+    assert first in train_ids and repeat not in train_ids  # the first of the two is kept
+    report = json.loads((batched / "split_report.json").read_text())
+    assert (report["train_in_test"], report["train_repeated"], report["train_dropped"]) == (1, 2, 3)
+    assert report["train"] + report["valid"] == 897 and report["test"] == 400
+    assert report["valid_in_train"] == report["test_in_train"] == report["test_in_valid"] == 0
     tokens = {
         split: pd.DataFrame(
             {

@@ -1,15 +1,17 @@
-"""Checks on the raw IMDB tables and the stratified train / validation split.
+"""Checks on the raw IMDB tables, clean splits, and the stratified train / validation split.
 
 Rows whose text is missing, not a string, or blank are dropped with a warning (the count and the
 first ids); every other problem (a missing split or column, a label outside {0, 1}, a missing or
 repeated id) is an error naming the split and the rows. The test table is checked the same way
-and otherwise passed through untouched: it is never sampled, split or used to fit anything.
+and otherwise passed through untouched: it is never sampled, split or used to fit anything
+(train is cleaned against it, never the other way round).
 
 The tables come in and go out as :class:`~imdb_sentiment.batches.Batches` (small pandas frames
 are taken too), so a corpus of any size passes through holding a batch at a time: the checks
 run on a few facts per review (:func:`~imdb_sentiment.reviews.review_facts`: id, label, whether
 the text is usable, a 128-bit key of the text), and the kept rows are copied lazily as the
-outputs are written.
+outputs are written. Verbatim repeats (train in test, train in itself, what the splits share)
+are found by those keys, never by holding the texts.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from imdb_sentiment.batches import Batches, as_batches
-from imdb_sentiment.reviews import review_facts, select_reviews
+from imdb_sentiment.reviews import review_facts, select_reviews, text_keys
 
 logger = logging.getLogger(__name__)
 
@@ -72,13 +74,16 @@ def check_reviews(table: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def validate_reviews(
-    imdb_raw: dict[str, Batches | pd.DataFrame], drop_test_overlap_from_train: bool
-) -> tuple[Batches, Batches]:
-    """Check both raw tables; report (and optionally drop) train reviews repeated in test.
+    imdb_raw: dict[str, Batches | pd.DataFrame], clean_splits: bool
+) -> tuple[Batches, Batches, dict[str, int]]:
+    """Check both raw tables and, with ``clean_splits``, clean train against test and itself.
 
-    IMDB's train and test share a few reviews verbatim. They are kept by default, as in the
-    published benchmark; ``drop_test_overlap_from_train`` removes them from train so that no
-    test review is ever trained or early-stopped on.
+    IMDB's train and test share a few reviews verbatim (123 in the full set), and train repeats
+    some texts (96 repeats). Clean splits drop every train review whose text is in test (so no
+    test review is trained or early-stopped on) and keep only the first of repeated train texts,
+    before the validation split is carved out (so no validation review is also trained on).
+    ``clean_splits=False`` keeps train as published; the counts are logged either way and
+    returned for the split report.
     """
     for split in ("train", "test"):
         if split not in imdb_raw:
@@ -86,22 +91,39 @@ def validate_reviews(
     sources = {split: as_batches(imdb_raw[split]) for split in ("train", "test")}
     train = check_reviews(review_facts(sources["train"], "train"), "train")
     test = check_reviews(review_facts(sources["test"], "test"), "test")
+    published = len(train)
 
-    shared = train["text_key"].isin(set(test["text_key"]))
-    if shared.any():
-        action = "dropping them from train" if drop_test_overlap_from_train else "keeping them"
+    in_test = train["text_key"].isin(set(test["text_key"]))
+    repeated = train["text_key"].duplicated(keep="first") & ~in_test
+    action = "dropping them" if clean_splits else "keeping them (ingestion.clean_splits is false)"
+    if in_test.any():
         logger.warning(
-            "IMDB: %d train review(s) also appear verbatim in test (train ids %s); %s "
-            "(parameter ingestion.drop_test_overlap_from_train)",
-            int(shared.sum()),
-            _first(train.loc[shared, "id"]),
+            "IMDB: %d train review(s) also appear verbatim in test (train ids %s); %s",
+            int(in_test.sum()),
+            _first(train.loc[in_test, "id"]),
             action,
         )
-        if drop_test_overlap_from_train:
-            train = train.loc[~shared].reset_index(drop=True)
+    if repeated.any():
+        logger.warning(
+            "IMDB: %d train review(s) repeat the text of an earlier train review (train ids "
+            "%s); %s",
+            int(repeated.sum()),
+            _first(train.loc[repeated, "id"]),
+            action,
+        )
+    if clean_splits:
+        train = train.loc[~(in_test | repeated)].reset_index(drop=True)
+    cleaning = {
+        "clean_splits": bool(clean_splits),
+        "train_published": published,
+        "train_in_test": int(in_test.sum()),
+        "train_repeated": int(repeated.sum()),
+        "train_dropped": published - len(train),
+    }
     return (
         select_reviews(sources["train"], train["row"]),
         select_reviews(sources["test"], test["row"]),
+        cleaning,
     )
 
 
@@ -146,3 +168,32 @@ def split_train_valid(
         seed,
     )
     return kept, valid
+
+
+def split_report(
+    cleaning: dict[str, int],
+    train: Batches | pd.DataFrame,
+    valid: Batches | pd.DataFrame,
+    test: Batches | pd.DataFrame,
+) -> dict[str, int | bool]:
+    """How many reviews each split has, what cleaning dropped, and what the splits still share.
+
+    With clean splits nothing is shared; on the published split the report says how much is
+    (texts of valid or test also in the kept train), with a warning. The splits are compared
+    by the keys of their texts, read a batch at a time.
+    """
+    train_keys, valid_keys, test_keys = (text_keys(as_batches(s)) for s in (train, valid, test))
+    train_set = set(train_keys)
+    report = {
+        **cleaning,
+        "train": len(train_keys),
+        "valid": len(valid_keys),
+        "test": len(test_keys),
+        "valid_in_train": int(valid_keys.isin(train_set).sum()),
+        "test_in_train": int(test_keys.isin(train_set).sum()),
+        "test_in_valid": int(test_keys.isin(set(valid_keys)).sum()),
+    }
+    shared = {key: report[key] for key in ("valid_in_train", "test_in_train", "test_in_valid")}
+    if any(shared.values()):
+        logger.warning("IMDB: the splits share review texts: %s", shared)
+    return report
