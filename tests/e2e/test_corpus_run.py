@@ -32,6 +32,7 @@ SPLITS = ("train", "valid", "test")
 NODES = {
     "validate_imdb_reviews",
     "split_train_valid",
+    "report_splits",
     *(f"tokenize_{s}_reviews" for s in SPLITS),
     "build_vocabulary",
     "build_embedding_matrix",
@@ -61,6 +62,10 @@ def test_every_split_is_written_in_batches(run: tuple[dict, Path]) -> None:
         assert pq.ParquetFile(path).num_row_groups == -(-sizes[split] // 400)
     # a generated corpus repeats no text: nothing is dropped, 10% of train is validation
     assert sizes == {"train": 1350, "valid": 150, "test": 1500}
+    report = json.loads((data / "08_reporting" / "split_report.json").read_text())
+    assert report["clean_splits"] and report["train_dropped"] == 0
+    assert (report["train"], report["valid"], report["test"]) == (1350, 150, 1500)
+    assert report["valid_in_train"] == report["test_in_train"] == report["test_in_valid"] == 0
     for split in SPLITS:
         ids = EncodedReviewsDataset(str(data / "05_model_input" / f"{split}_ids.npz")).load()
         assert len(ids) == sizes[split]
