@@ -63,6 +63,7 @@ class MlflowRunHooks:
         self._env = "base"
         self._training_params: dict[str, Any] = {}
         self._unfinished_run: str | None = None
+        self._run_name: str | None = None
         self._exit_handler_registered = False
         self._run_opened_outside = False
 
@@ -83,6 +84,7 @@ class MlflowRunHooks:
         source = (run_params.get("runtime_params") or {}).get("imdb_source")
         name = describe_run(names, self._env, self._training_params, source)
         mlflow.set_tag("mlflow.runName", name)
+        self._run_name = name  # the active run object keeps the name the run started with
         extra_test = (run_params.get("runtime_params") or {}).get("extra_test_source")
         if extra_test:  # read by a dataset, not a node: kedro-mlflow would not log it
             mlflow.set_tag("extra_test_source", str(extra_test))
@@ -119,7 +121,7 @@ class MlflowRunHooks:
         run = mlflow.active_run()
         if dataset_name == CHECKPOINT_DATASET and run is not None and isinstance(data, dict):
             data[RUN_ID_KEY] = run.info.run_id
-            data[RUN_NAME_KEY] = run.info.run_name
+            data[RUN_NAME_KEY] = self._run_name or run.info.run_name
 
     @hook_impl
     def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:

@@ -78,7 +78,13 @@ class SentimentModel(mlflow.pyfunc.PythonModel):
 def _texts_of(model_input: Any) -> list[str]:
     """The review texts of a DataFrame's ``text`` column (or its only column), or a list."""
     if isinstance(model_input, dict):
-        model_input = pd.DataFrame(model_input)
+        # the column itself: a DataFrame of it would be Arrow strings (pandas 3), which cannot
+        # hold a lone surrogate and fail without naming the row (the tokenizer names it)
+        if "text" not in model_input and len(model_input) != 1:
+            raise ValueError(f"expected a 'text' column, got columns {list(model_input)}")
+        model_input = model_input.get("text", next(iter(model_input.values())))
+        if isinstance(model_input, str):
+            model_input = [model_input]
     if isinstance(model_input, pd.DataFrame):
         if "text" in model_input.columns:
             column = model_input["text"]

@@ -3,9 +3,22 @@
 from kedro.config import OmegaConfigLoader
 
 from imdb_sentiment.hooks import MlflowRunHooks, ParameterCheckHooks
+from imdb_sentiment.run_safety import (
+    MlflowRunStateHooks,
+    ProjectLockHooks,
+    TrackingStoreErrorHooks,
+)
 
-# Parameter checks first: they refuse a bad configuration before the MLflow hooks name a run.
-HOOKS = (ParameterCheckHooks(), MlflowRunHooks())
+HOOKS = (
+    # parameter checks first: they refuse a bad configuration before the MLflow hooks name a run
+    ParameterCheckHooks(),
+    MlflowRunHooks(),
+    # run safety (README, "Interrupted, killed and concurrent runs"): the project lock, runs of
+    # killed processes closed, SIGTERM, store failures named
+    ProjectLockHooks(),
+    MlflowRunStateHooks(),
+    TrackingStoreErrorHooks(),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -277,6 +277,40 @@ def _check_parquet_file(file: Path) -> None:
         raise DatasetError(
             f"IMDB parquet file '{file}': {len(bad)} label(s) outside {{0, 1}} ({rows})"
         )
+    _check_text_is_utf8(parquet, file)
+
+
+def _check_text_is_utf8(parquet: pq.ParquetFile, file: Path) -> None:
+    """Fail naming ``file`` and the row of a text that is not valid UTF-8.
+
+    Parquet strings must be UTF-8, but writers that skip the check can store, for example, a
+    lone surrogate; Arrow then fails deep inside ``datasets`` naming neither file nor row.
+    """
+    try:
+        texts = parquet.read(columns=["text"]).column("text")
+    except Exception as error:
+        raise DatasetError(f"IMDB parquet file '{file}' is corrupt: {error}") from error
+    start = 0
+    for chunk in texts.chunks:
+        try:
+            chunk.validate(full=True)
+        except pa.ArrowInvalid:
+            for offset, raw in enumerate(
+                chunk.view(
+                    pa.large_binary() if pa.types.is_large_string(chunk.type) else pa.binary()
+                ).to_pylist()
+            ):
+                try:
+                    if raw is not None:
+                        raw.decode("utf-8")
+                except UnicodeDecodeError as bad:
+                    context = raw[max(bad.start - 30, 0) : bad.end + 10]
+                    raise DatasetError(
+                        f"IMDB parquet file '{file}': the text at row {start + offset} is not "
+                        f"valid UTF-8 ({bad.reason} at byte {bad.start}, near {context!r}; a "
+                        "lone surrogate or a broken encoding): fix or drop that review"
+                    ) from None
+        start += len(chunk)
 
 
 def _hf_split_to_frame(loaded: Any, split: str, where: str) -> pd.DataFrame:
