@@ -352,9 +352,9 @@ def test_parquet_text_that_is_not_utf8_names_file_and_row(tmp_path: Path) -> Non
 
 
 def test_parquet_folder_leaves_no_cache_behind(tmp_path: Path, no_network: None) -> None:
-    """`datasets` would keep an Arrow copy of every parquet source it ever read."""
+    """Nothing of a parquet source is kept (`datasets` would keep an Arrow copy of each)."""
     cache = tmp_path / "cache"
     for name in ("one", "two"):
         folder = write_parquet_folder(tmp_path / name)
         assert_expected(IMDBSourceDataset(source=str(folder), cache_dir=str(cache)).load(), 100)
-    assert list(cache.iterdir()) == []
+    assert not cache.exists() or list(cache.iterdir()) == []  # pyarrow reads them, no cache
