@@ -26,7 +26,12 @@ from imdb_sentiment.embeddings import embedding_matrix  # noqa: E402
 from imdb_sentiment.glove import load_package_vectors  # noqa: E402
 from imdb_sentiment.models import build_model  # noqa: E402
 from imdb_sentiment.text import TokenizerConfig, tokenize  # noqa: E402
-from imdb_sentiment.vocabulary import Vocabulary, encode_reviews, token_lists  # noqa: E402
+from imdb_sentiment.vocabulary import (  # noqa: E402
+    Vocabulary,
+    encode_reviews,
+    token_counts,
+    token_lists,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +69,7 @@ def model_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tokens = {name: _tokens(frame) for name, frame in splits.items()}
     train_lists = token_lists(tokens["train"], "train_tokens")
     vocabulary = Vocabulary.build(train_lists, max_size=2000)
-    matrix, _ = embedding_matrix(vocabulary, load_package_vectors(), train_lists)
+    matrix, _ = embedding_matrix(vocabulary, load_package_vectors(), token_counts(train_lists))
     folder = tmp_path_factory.mktemp("model_input")
     np.save(folder / "embedding_matrix.npy", matrix)
     VocabularyDataset(filepath=str(folder / "vocabulary.json")).save(vocabulary)

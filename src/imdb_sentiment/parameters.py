@@ -26,7 +26,7 @@ from imdb_sentiment.dict_settings import DictSettings, SettingsError, check_valu
 from imdb_sentiment.distributed import DistributedSettings
 from imdb_sentiment.linear_baselines import NBSVMSettings, TfidfLRSettings
 from imdb_sentiment.models import ModelConfig
-from imdb_sentiment.text import TokenizerConfig
+from imdb_sentiment.text import DEFAULT_MAX_CACHED_PIECES, TokenizerConfig
 from imdb_sentiment.training import TrainConfig, settings_from_params
 
 LEARNING_RATE_WARNING = 1.0  # above this, Adam on this model diverges or stalls at chance
@@ -61,10 +61,12 @@ class TokenizationSettings(DictSettings):
     lowercase: bool = True
     n_workers: int = 1  # forked tokenizer processes; 1 tokenizes in the calling process
     chunk_size: int = 20_000  # distinct space-separated pieces per task handed to a worker
+    max_cached_pieces: int = DEFAULT_MAX_CACHED_PIECES  # distinct pieces whose tokens are kept
 
     def __post_init__(self) -> None:
         _positive("n_workers", self.n_workers)
         _positive("chunk_size", self.chunk_size)
+        _positive("max_cached_pieces", self.max_cached_pieces)
 
     @property
     def tokenizer(self) -> TokenizerConfig:
