@@ -3,6 +3,11 @@
 from kedro.config import OmegaConfigLoader
 
 from imdb_sentiment.hooks import MlflowRunHooks, ParameterCheckHooks
+from imdb_sentiment.third_party_noise import silence_third_party_noise
+
+# Kedro imports this module before it loads pipelines or configuration: the filters apply to
+# every command (run, viz, ipython, jupyter).
+silence_third_party_noise()
 
 # Parameter checks first: they refuse a bad configuration before the MLflow hooks name a run.
 HOOKS = (ParameterCheckHooks(), MlflowRunHooks())
