@@ -1,6 +1,6 @@
 """Training loop: epochs, best-on-validation, early stopping, NaN and Ctrl-C handling.
 
-Torch + numpy only (tqdm is used when installed). Never sees the test split.
+Torch + numpy only (a tqdm progress bar when tqdm is installed). Never sees the test split.
 """
 
 from __future__ import annotations
@@ -33,12 +33,8 @@ from imdb_sentiment.models import (
     config_from_params,
     model_checkpoint,
 )
+from imdb_sentiment.progress import Progress
 from imdb_sentiment.sequences import EncodedReviews
-
-try:  # optional: a progress bar per epoch
-    from tqdm.auto import tqdm
-except ImportError:  # pragma: no cover - exercised where tqdm is absent
-    tqdm = None
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +57,10 @@ class TrainConfig(DictSettings):
     max_length: int | None = None
     pool_batches: int = 100
     eval_batch_size: int = 256
+    # a bar on a terminal; elsewhere a log line every log_every_seconds or log_every_batches
     progress: bool = True
+    log_every_seconds: float | None = 30.0
+    log_every_batches: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience", "pool_batches", "eval_batch_size"):
@@ -76,6 +75,14 @@ class TrainConfig(DictSettings):
             raise SettingsError("grad_clip", f"must be > 0 or null, got {self.grad_clip}")
         if self.max_length is not None and self.max_length < 1:
             raise SettingsError("max_length", f"must be >= 1 or null, got {self.max_length}")
+        if self.log_every_seconds is not None and not self.log_every_seconds > 0:
+            raise SettingsError(
+                "log_every_seconds", f"must be > 0 or null, got {self.log_every_seconds}"
+            )
+        if self.log_every_batches is not None and self.log_every_batches < 1:
+            raise SettingsError(
+                "log_every_batches", f"must be >= 1 or null, got {self.log_every_batches}"
+            )
 
 
 def settings_from_params(
@@ -148,11 +155,12 @@ def train_one_epoch(
     *,
     device: torch.device,
     config: TrainConfig,
-    bar: Any = None,
+    progress: Progress | None = None,
 ) -> EpochTotals:
     """One optimiser step per batch: pad, copy, forward (bf16 autocast on CUDA), clip, step.
 
-    The running loss is read back (a host sync) every batch on the CPU and every 25 on a GPU.
+    The running loss is read back (a host sync) every batch on the CPU and every 25 on a GPU,
+    and reported to ``progress`` then.
     """
     check_every = 1 if device.type == "cpu" else 25
     model.train()
@@ -179,9 +187,8 @@ def train_one_epoch(
             running = float(loss_sum) / seen
             if not math.isfinite(running):
                 return EpochTotals(float(loss_sum), int(correct), seen, finite=False)
-            if bar is not None:
-                bar.update(seen - bar.n)
-                bar.set_postfix(loss=f"{running:.4f}", acc=f"{int(correct) / seen:.4f}")
+            if progress is not None:
+                progress.update(seen, step, loss=running, acc=int(correct) / seen)
     return EpochTotals(float(loss_sum), int(correct), seen, finite=True)
 
 
@@ -199,6 +206,9 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     Stops after ``config.epochs``, after ``config.patience`` epochs without improvement, on a
     non-finite loss, or on Ctrl-C (KeyboardInterrupt, also from ``on_epoch_end``); in every
     case the best model so far is returned in ``checkpoint``.
+
+    ``on_epoch_end`` gets each epoch's record as it ends (the history's, plus ``best_epoch``,
+    ``best_valid_accuracy`` and ``best_valid_loss`` so far), e.g. to log it to MLflow live.
     """
     _check_split("train", train)
     _check_split("valid", valid)
@@ -214,8 +224,6 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     loss_fn = nn.BCEWithLogitsLoss()
     rng = np.random.default_rng(config.seed)
     valid_batches = bucket_batches(valid.lengths, config.eval_batch_size)
-    # On a GPU each .item() stalls the queue, so look at the running loss only now and then.
-    show_progress = config.progress and tqdm is not None
     logger.info(
         "training on %s (bf16 %s): %d train, %d valid reviews, %d parameters",
         device,
@@ -229,27 +237,34 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     best_state: dict[str, torch.Tensor] | None = None
     best_epoch: int | None = None
     best_accuracy: float | None = None
+    best_loss: float | None = None
     stale_epochs = 0
     stop_reason = "completed"
-    bar = None
+    progress: Progress | None = None
     try:
         for epoch in range(1, config.epochs + 1):
             started = time.perf_counter()
             batches = bucket_batches(train.lengths, config.batch_size, rng, config.pool_batches)
-            if show_progress:
-                # disable=None: no bar when the output is not a terminal (CI logs, files)
-                bar = tqdm(
-                    total=len(train),
-                    desc=f"epoch {epoch}/{config.epochs}",
-                    unit="rev",
-                    disable=None,
-                )
-            totals = train_one_epoch(
-                model, optimizer, loss_fn, train, batches, device=device, config=config, bar=bar
+            progress = Progress(
+                len(train),
+                f"epoch {epoch}/{config.epochs}",
+                enabled=config.progress,
+                every_seconds=config.log_every_seconds,
+                every_steps=config.log_every_batches,
+                log=logger,
             )
-            if bar is not None:
-                bar.close()
-                bar = None
+            totals = train_one_epoch(
+                model,
+                optimizer,
+                loss_fn,
+                train,
+                batches,
+                device=device,
+                config=config,
+                progress=progress,
+            )
+            progress.close()
+            progress = None
             if not totals.finite:
                 stop_reason = "nan_loss"
                 logger.error(
@@ -301,14 +316,26 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
                 record["seconds"],
             )
             if best_accuracy is None or valid_accuracy > best_accuracy:
-                best_accuracy, best_epoch, stale_epochs = valid_accuracy, epoch, 0
+                best_accuracy, best_loss, best_epoch, stale_epochs = (
+                    valid_accuracy,
+                    valid_loss,
+                    epoch,
+                    0,
+                )
                 best_state = {
                     k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
                 }
             else:
                 stale_epochs += 1
             if on_epoch_end is not None:
-                on_epoch_end(dict(record))
+                on_epoch_end(
+                    {
+                        **record,
+                        "best_epoch": best_epoch,
+                        "best_valid_accuracy": best_accuracy,
+                        "best_valid_loss": best_loss,
+                    }
+                )
             if stale_epochs >= config.patience:
                 stop_reason = "early_stopping"
                 logger.info(
@@ -322,8 +349,8 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
         stop_reason = "interrupted"
         logger.warning("training interrupted; keeping the best model so far (epoch %s)", best_epoch)
     finally:
-        if bar is not None:
-            bar.close()
+        if progress is not None:
+            progress.close()
 
     checkpoint = None
     if best_state is not None:
