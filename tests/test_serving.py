@@ -11,7 +11,9 @@ import torch
 
 from imdb_sentiment.models import build_model, model_checkpoint
 from imdb_sentiment.models.cnn import CNNConfig
-from imdb_sentiment.serving import SentimentModel, _texts_of
+from mlflow.exceptions import MlflowException
+
+from imdb_sentiment.serving import SentimentModel, pip_requirements, review_texts, unscorable_rows
 from imdb_sentiment.text import TokenizerConfig
 from imdb_sentiment.vocabulary import Vocabulary
 
@@ -44,28 +46,58 @@ def served() -> SentimentModel:
     ],
 )
 def test_review_texts_come_from_every_usual_input(model_input) -> None:
-    assert _texts_of(model_input) == ["a", "b"]
+    assert review_texts(model_input) == ["a", "b"]
 
 
 def test_a_single_string_is_one_review() -> None:
-    assert _texts_of("just one") == ["just one"]
+    assert review_texts("just one") == ["just one"]
 
 
-def test_inputs_that_are_not_review_texts_are_refused_naming_the_row() -> None:
-    with pytest.raises(ValueError, match=r"expected a 'text' column, got columns \['a', 'b'\]"):
-        _texts_of(pd.DataFrame({"a": ["x"], "b": ["y"]}))
-    with pytest.raises(TypeError, match="review 1 is float, not text"):
-        _texts_of(pd.DataFrame({"text": ["fine", None]}))
-    with pytest.raises(TypeError, match="review 0 is list, not text"):
-        _texts_of([["nested"]])
-    with pytest.raises(TypeError, match="expected review texts, got int"):
-        _texts_of(42)
+def test_records_as_mlflow_passes_an_input_example_are_reviews() -> None:
+    assert review_texts([{"text": "a"}, {"text": "b"}]) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("model_input", "message"),
+    [
+        (pd.DataFrame({"a": ["x"], "b": ["y"]}), r"expected a 'text' column, got columns"),
+        (pd.DataFrame({"text": ["fine", None]}), r"row 1: the review is missing \(null\)"),
+        (pd.DataFrame({"text": ["fine", float("nan")]}), r"row 1: the review is missing"),
+        ([["nested"]], r"row 0: the review is not text \(list\)"),
+        (["ok", 5, "  "], r"row 1: the review is not text \(int\) \(and 1 more rows\)"),
+        (["ok", "\n "], r"row 1: the review is empty"),
+        (42, "expected review texts, got int"),
+    ],
+)
+def test_what_cannot_be_scored_is_an_invalid_parameter_naming_the_row(model_input, message):
+    # INVALID_PARAMETER_VALUE: the scoring server answers HTTP 400 with this message
+    with pytest.raises(MlflowException, match=message) as raised:
+        review_texts(model_input)
+    assert raised.value.get_http_status_code() == 400
+
+
+def test_unscorable_rows_are_all_found_with_their_reason() -> None:
+    values = ["good", None, 3.5, "", "fine", b"bytes"]
+    assert unscorable_rows(values) == {
+        1: "missing (null)",
+        2: "not text (float)",
+        3: "empty",
+        5: "not text (bytes)",
+    }
+
+
+def test_requirements_pin_what_the_served_code_imports() -> None:
+    requirements = pip_requirements(VOCABULARY)
+    names = [requirement.split("==")[0] for requirement in requirements]
+    assert names == ["mlflow", "cloudpickle", "torch", "spacy", "numpy", "pandas", "pyarrow"]
+    assert all("==" in requirement and "+" not in requirement for requirement in requirements)
+    assert "imdb-sentiment" not in " ".join(requirements)
 
 
 def test_predict_returns_a_probability_and_a_label_per_review(served) -> None:
-    scored = served.predict(None, pd.DataFrame({"text": ["Good film!", "DULL, bad.", "", "?"]}))
+    scored = served.predict(None, pd.DataFrame({"text": ["Good film!", "DULL, bad.", "?"]}))
     assert list(scored.columns) == ["probability", "label"]
-    assert len(scored) == 4
+    assert len(scored) == 3
     assert scored["probability"].between(0, 1).all()
     assert scored["label"].tolist() == (scored["probability"] >= 0.5).astype(int).tolist()
 
