@@ -24,9 +24,14 @@ from imdb_sentiment.text import TokenizerConfig
 from imdb_sentiment.training import settings_from_params
 
 LEARNING_RATE_WARNING = 1.0  # above this, Adam on this model diverges or stalls at chance
-# Runtime-only parameters (`kedro run --params KEY=...`) and the catalog entry whose `source`
-# reads them through `${runtime_params:KEY, default}`.
-RUNTIME_SOURCES = {"imdb_source": "imdb_raw", "glove_source": "glove_vectors"}
+# Runtime-only parameters (`kedro run --params KEY=...`): the catalog entry and the field of it
+# that reads them through `${runtime_params:KEY, default}`.
+RUNTIME_SOURCES = {
+    "imdb_source": ("imdb_raw", "source"),
+    "glove_source": ("glove_vectors", "source"),
+    "predict_source": ("reviews_to_score", "source"),
+    "model_uri": ("scoring_model", "model_uri"),
+}
 
 
 def _positive(key: str, value: int) -> None:
@@ -92,12 +97,33 @@ class EvaluateSettings(DictSettings):
         _positive("batch_size", self.batch_size)
 
 
+@dataclass
+class PredictSettings(DictSettings):
+    text_column: str = "text"  # the column holding the review text
+    id_column: str = "id"  # kept beside each prediction; the row number where absent
+    batch_size: int = 64  # reviews per forward pass
+    device: str = "cpu"
+    chunk_size: int = 2000  # reviews tokenized per task
+    n_workers: int = 1  # forked tokenizer processes beside the scoring one; 0: in-process
+    progress: bool = True  # a bar on a terminal, else a log line every log_every_seconds
+    log_every_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        _positive("batch_size", self.batch_size)
+        _positive("chunk_size", self.chunk_size)
+        if self.n_workers < 0:
+            raise SettingsError("n_workers", f"must be >= 0, got {self.n_workers}")
+        if not self.log_every_seconds > 0:
+            raise SettingsError("log_every_seconds", f"must be > 0, got {self.log_every_seconds}")
+
+
 SECTIONS: dict[str, Callable[[Any, str], Any]] = {
     "ingestion": IngestionSettings.from_dict,
     "tokenization": TokenizationSettings.from_dict,
     "features": FeaturesSettings.from_dict,
     "training": settings_from_params,
     "evaluate": EvaluateSettings.from_dict,
+    "predict": PredictSettings.from_dict,
 }
 TOP_LEVEL = {"seed": int}  # one seed, interpolated into the sections that need one
 
@@ -122,14 +148,15 @@ def validate_parameters(
         if name not in params:
             raise SettingsError(name, "is missing")
         settings(params[name], name)
-    for key, dataset in RUNTIME_SOURCES.items():
-        _check_runtime_source(key, dataset, params, runtime_params, catalog, env)
+    for key, (dataset, field) in RUNTIME_SOURCES.items():
+        _check_runtime_source(key, dataset, field, params, runtime_params, catalog, env)
     return _warnings(params, runtime_params)
 
 
 def _check_runtime_source(  # noqa: PLR0917
     key: str,
     dataset: str,
+    field: str,
     params: Mapping[str, Any],
     runtime_params: Mapping[str, Any],
     catalog: Mapping[str, Any],
@@ -142,8 +169,11 @@ def _check_runtime_source(  # noqa: PLR0917
         raise SettingsError(
             key, f"is read from `kedro run --params {key}=...` only, not from parameter files"
         )
-    source = (catalog.get(dataset) or {}).get("source")
-    if str(source) != str(runtime_params[key]):
+    value = runtime_params[key]
+    if not isinstance(value, str) or not value.strip():
+        raise SettingsError(key, f"must be a path or URI, got {value!r}")
+    source = (catalog.get(dataset) or {}).get(field)
+    if str(source) != str(value):
         raise SettingsError(
             key,
             f"has no effect in environment {env!r}: its catalog takes {dataset} from "
