@@ -7,30 +7,17 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-
-from imdb_sentiment.models import build_model, model_checkpoint
-from imdb_sentiment.models.cnn import CNNConfig
 from mlflow.exceptions import MlflowException
 
 from imdb_sentiment.serving import SentimentModel, pip_requirements, review_texts, unscorable_rows
-from imdb_sentiment.text import TokenizerConfig
-from imdb_sentiment.vocabulary import Vocabulary
+from tests.conftest import TINY_VOCABULARY, tiny_served_model
 
-WORDS = ("good", "bad", "film", "dull")
-VOCABULARY = Vocabulary(
-    itos=("<pad>", "<unk>", *WORDS), tokenization=TokenizerConfig("blank:en", lowercase=True)
-)
+VOCABULARY = TINY_VOCABULARY
 
 
 @pytest.fixture(scope="module")
 def served() -> SentimentModel:
-    torch.manual_seed(0)
-    config = CNNConfig(filter_sizes=(2,), num_filters=3).for_data(
-        vocab_size=len(VOCABULARY), embedding_dim=4, padding_idx=VOCABULARY.pad_index
-    )
-    checkpoint = {**model_checkpoint(build_model(config)), "max_length": 3}
-    return SentimentModel(checkpoint=checkpoint, vocabulary=VOCABULARY, threshold=0.5)
+    return tiny_served_model()
 
 
 @pytest.mark.parametrize(

@@ -105,12 +105,15 @@ class PredictSettings(DictSettings):
     device: str = "cpu"
     chunk_size: int = 2000  # reviews tokenized per task
     n_workers: int = 1  # forked tokenizer processes beside the scoring one; 0: in-process
+    torch_threads: int | None = 1  # threads of the network; None: torch's default (all cores)
     progress: bool = True  # a bar on a terminal, else a log line every log_every_seconds
     log_every_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         _positive("batch_size", self.batch_size)
         _positive("chunk_size", self.chunk_size)
+        if self.torch_threads is not None:
+            _positive("torch_threads", self.torch_threads)
         if self.n_workers < 0:
             raise SettingsError("n_workers", f"must be >= 0, got {self.n_workers}")
         if not self.log_every_seconds > 0:
