@@ -69,7 +69,8 @@ def test_the_epoch_logger_writes_to_the_active_run_and_is_silent_without_one(tmp
     log({"epoch": 1, "valid_accuracy": 0.5})  # no active run: nothing, no error
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
-        with mlflow.start_run() as run:
+        experiment = mlflow.create_experiment("epochs")  # not whichever an earlier test set
+        with mlflow.start_run(experiment_id=experiment) as run:
             log({"epoch": 1, "valid_accuracy": 0.5, "best_epoch": 1, "stop": "text"})
             log({"epoch": 2, "valid_accuracy": 0.75, "best_epoch": 2})
         client = mlflow.MlflowClient()

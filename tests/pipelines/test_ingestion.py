@@ -76,9 +76,11 @@ def test_overlap_reported_and_optionally_dropped(caplog: pytest.LogCaptureFixtur
     test = reviews(2, 2, prefix="test")
     test.loc[0, "text"] = train.loc[1, "text"]
     test.loc[3, "text"] = train.loc[6, "text"]
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         kept, test_out = validate_reviews({"train": train, "test": test}, False)
     assert "2 train review(s) also appear verbatim in test" in caplog.text
+    # keeping them is the configured default: reported, not warned about
+    assert all(r.levelno == logging.INFO for r in caplog.records if "verbatim" in r.message)
     assert len(kept) == 8
     pd.testing.assert_frame_equal(test_out, test)
     dropped, _ = validate_reviews({"train": train, "test": test}, True)
