@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import mlflow
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.e2e.kedro_runs import kedro_run, runs_of, tracking_uri
+from tests.e2e.kedro_runs import copy_trained, kedro_run, runs_of, tracking_uri
 
 pytestmark = pytest.mark.slow
 
@@ -88,14 +87,7 @@ def test_served_model_scores_raw_text(trained_project: Path) -> None:
 def test_evaluate_runs_alone_from_stored_artifacts(trained_project: Path, tmp_path: Path) -> None:
     # Its own copy of the trained project, with an MLflow store of its own: the shared
     # fixture keeps its files and its one run for the other tests.
-    project = shutil.copytree(
-        trained_project,
-        tmp_path / "project",
-        ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts"),
-    )
-    (project / "conf" / "local" / "mlflow.yml").write_text(
-        f"server:\n  mlflow_tracking_uri: {tracking_uri(project)}\n"
-    )
+    project = copy_trained(trained_project, tmp_path / "project", with_store=False)
     metrics_file = project / "data" / "08_reporting" / "test_metrics.json"
     metrics_file.unlink()
     model_versions = sorted((project / "data" / "06_models" / "model_checkpoint.pt").iterdir())
