@@ -16,16 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import mlflow
+from benchmark_report import load_average, publish, stamp
 
 # Run with the fresh venv's python: nothing of the project, everything from the model folder.
 PROBE = """
@@ -97,18 +96,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         workdir = args.workdir or Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)
         result = {
-            "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
-            "load_average_before": [round(x, 2) for x in os.getloadavg()],
+            **stamp(),
             "model_uri": args.model_uri,
             **fresh_venv_check(args.model_uri, args.tracking_uri, workdir),
-            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "load_average_after": load_average(),
         }
-    print(json.dumps(result, indent=2))
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2))
-    return result
+    return publish(result, args.out)
 
 
 if __name__ == "__main__":

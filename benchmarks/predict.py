@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +27,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
+
+from benchmark_report import load_average, stamp  # noqa: E402
 
 from imdb_sentiment.batch_scoring import score_table  # noqa: E402
 from imdb_sentiment.models import build_model, config_from_params  # noqa: E402
@@ -96,7 +95,7 @@ def measure(
     return {
         "best_reviews_per_s": round(max(rates), 1),
         "median_reviews_per_s": round(statistics.median(rates), 1),
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "load_average_after": load_average(),
     }
 
 
@@ -119,9 +118,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         _yaml(ROOT / "conf/base/parameters_predict.yml")["predict"], "predict"
     )
     result: dict[str, Any] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
-        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        **stamp(),
         "model": described,
         "reviews": len(table),
         "mean_characters": round(float(table["text"].str.len().mean()), 1),

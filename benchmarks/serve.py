@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import platform
 import signal
 import socket
 import statistics
@@ -28,12 +26,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import requests
+from benchmark_report import load_average, publish, stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_TEST = ROOT / "data" / "01_raw" / "imdb_sample" / "test.parquet"
@@ -159,9 +157,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     reviews = pd.read_parquet(SAMPLE_TEST)["text"].tolist()
     result: dict[str, Any] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
-        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        **stamp(),
         "model_uri": args.model_uri,
         "mean_review_characters": round(sum(map(len, reviews)) / len(reviews), 1),
     }
@@ -170,12 +166,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         result["start_s"] = round(time.perf_counter() - started, 1)
         result["latency"] = latency(url, reviews, args.requests)
         result["refusals"] = refusals(url)
-    result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    print(json.dumps(result, indent=2))
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2))
-    return result
+    result["load_average_after"] = load_average()
+    return publish(result, args.out)
 
 
 if __name__ == "__main__":

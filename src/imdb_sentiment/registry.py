@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import mlflow
+from kedro.io import DatasetError
 from mlflow.exceptions import MlflowException
 
 from imdb_sentiment.errors import ExpectedFailure
@@ -28,8 +29,8 @@ CHAMPION = "champion"
 ACCURACY_TAG = "best_valid_accuracy"
 
 
-class ModelNotFoundError(LookupError, ExpectedFailure):
-    """A ``model_uri`` that names no loadable served model."""
+class ModelNotFoundError(DatasetError, ExpectedFailure):
+    """A ``model_uri`` that names no loadable served model (a dataset's refusal to load)."""
 
 
 @dataclass(frozen=True)

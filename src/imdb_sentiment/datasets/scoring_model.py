@@ -36,15 +36,9 @@ class ScoringModelDataset(AbstractDataset[None, SentimentModel]):
 
     def load(self) -> SentimentModel:
         if self._model_uri:
-            from imdb_sentiment.registry import (  # noqa: PLC0415 - MLflow only when asked
-                ModelNotFoundError,
-                load_served_model,
-            )
+            from imdb_sentiment.registry import load_served_model  # noqa: PLC0415 - MLflow
 
-            try:
-                return load_served_model(self._model_uri)
-            except ModelNotFoundError as error:
-                raise DatasetError(str(error)) from error
+            return load_served_model(self._model_uri)
         checkpoint = TorchCheckpointDataset(**self._checkpoint, version=Version(None, None)).load()
         vocabulary = VocabularyDataset(**self._vocabulary).load()
         try:

@@ -50,15 +50,9 @@ class TorchCheckpointDataset(AbstractVersionedDataset[dict, dict]):
 
     def load(self) -> dict:
         if self._model_uri:
-            from imdb_sentiment.registry import (  # noqa: PLC0415 - MLflow only when asked
-                ModelNotFoundError,
-                load_served_model,
-            )
+            from imdb_sentiment.registry import load_served_model  # noqa: PLC0415 - MLflow
 
-            try:
-                return load_served_model(self._model_uri).checkpoint
-            except ModelNotFoundError as error:
-                raise DatasetError(str(error)) from error
+            return load_served_model(self._model_uri).checkpoint
         try:
             path = Path(self._get_load_path())
         except VersionNotFoundError as error:
