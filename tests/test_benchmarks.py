@@ -241,3 +241,30 @@ def test_cpu_benchmark_times_both_recipes_with_the_configured_model(features: Pa
     assert train["ours"]["batch_size"] == 16 and train["baseline"]["batch_size"] == 30
     evaluation = run.eval_throughput(data, reviews=20, eval_batch_size=8)
     assert evaluation["reviews"] == 20 and evaluation["speedup"] > 0
+
+
+def test_baselines_benchmark_times_both_baselines_on_real_tokens(tmp_path: Path) -> None:
+    import baselines  # noqa: PLC0415 - a benchmark script, found through sys.path above
+
+    from imdb_sentiment.parameters import BaselinesSettings  # noqa: PLC0415
+
+    reviews = pd.read_parquet(SAMPLE / "train.parquet").sample(n=600, random_state=0)
+    tokens = tokenize(reviews["text"].tolist(), TokenizerConfig())
+    bounds = {"train": (0, 400), "valid": (400, 500), "test": (500, 600)}
+    for split, (start, stop) in bounds.items():
+        pd.DataFrame(
+            {
+                "id": np.arange(start, stop),
+                "label": reviews["label"].to_numpy()[start:stop],
+                "tokens": [np.array(t, dtype=object) for t in tokens[start:stop]],
+            }
+        ).to_parquet(tmp_path / f"{split}_tokens.parquet")
+    settings = BaselinesSettings.from_dict(
+        {"tfidf_lr": {"C": [4.0], "sublinear_tf": [True]}, "nbsvm": {"C": [0.1], "beta": [1.0]}}
+    )
+    results = baselines.run(tmp_path, settings)
+    assert results["reviews"] == {"train": 400, "valid": 100, "test": 100}
+    for name in ("tfidf_lr", "nbsvm"):
+        figures = results["baselines"][name]
+        assert figures["fit_seconds"] > 0 and figures["test_score_seconds"] > 0
+        assert figures["test_accuracy"] > 0.6  # 400 real reviews: above chance

@@ -103,3 +103,22 @@ def test_predictions_are_in_review_order_and_match_single_reviews():
         ids = torch.tensor([reviews[long_review][:3]])
         expected = torch.sigmoid(model(ids, torch.tensor([3])))
     assert truncated[long_review] == pytest.approx(float(expected), abs=1e-6)
+
+
+def test_mcnemar_exact_matches_the_binomial_test() -> None:
+    from scipy.stats import binomtest  # noqa: PLC0415
+
+    from imdb_sentiment.evaluation import mcnemar_exact  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    for a_only, b_only, both in ((12, 3, 50), (40, 41, 10), (0, 5, 7), (530, 92, 1378)):
+        a = np.r_[np.ones(a_only), np.zeros(b_only), np.ones(both), np.zeros(9)].astype(bool)
+        b = np.r_[np.zeros(a_only), np.ones(b_only), np.ones(both), np.zeros(9)].astype(bool)
+        order = rng.permutation(len(a))
+        result = mcnemar_exact(a[order], b[order])
+        assert (result["a_only"], result["b_only"]) == (a_only, b_only)
+        expected = binomtest(a_only, a_only + b_only, 0.5).pvalue
+        assert result["p_value"] == pytest.approx(expected, rel=1e-9, abs=1e-300)
+        assert result["accuracy_difference"] == pytest.approx((a_only - b_only) / len(a))
+    same = np.array([True, False, True])
+    assert mcnemar_exact(same, same)["p_value"] == 1.0

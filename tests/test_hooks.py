@@ -76,6 +76,13 @@ def test_the_shipped_configuration_is_valid(env: str) -> None:
         ({"evaluate.threshold": 1.5}, "evaluate.threshold", "must be in [0, 1]"),
         ({"training.model.type": "gru"}, "training.model.type", "unknown model type 'gru'"),
         ({"glove_source": "/x/glove.6B.zip"}, "glove_source", "has no effect in environment"),
+        ({"baselines.tfidf_lr.C": "x"}, "baselines.tfidf_lr.C", "must be a list"),
+        (
+            {"ingestion.drop_test_overlap_from_train": True},
+            "ingestion.drop_test_overlap_from_train",
+            "unknown setting",
+        ),
+        ({"evaluate.ece_bins": 0}, "evaluate.ece_bins", "must be >= 1"),
     ],
 )
 def test_a_bad_parameter_stops_the_run_naming_its_key(
@@ -98,6 +105,8 @@ def test_source_parameters_are_accepted_where_the_catalog_reads_them(project: Pa
     context = create_context(project, "full", glove_source="/x/glove.6B.zip")
     assert context.params["glove_source"] == "/x/glove.6B.zip"
     assert create_context(project, imdb_source="/x/parquet").params["imdb_source"] == "/x/parquet"
+    context = create_context(project, extra_test_source="/x/reviews.csv")
+    assert context.params["extra_test_source"] == "/x/reviews.csv"
 
 
 def test_one_seed_reaches_every_section_and_training_can_differ(project: Path) -> None:

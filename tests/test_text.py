@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 
 import pyarrow as pa
 import pytest
@@ -125,3 +129,36 @@ def test_arrow_input_and_missing_text() -> None:
     assert tokenize_to_arrow(chunked).to_pylist() == [["a", "film", "."], ["c", "d"]]
     with pytest.raises(TypeError, match="row 1 is missing"):
         tokenize_to_arrow(pa.array(["fine", None]))
+
+
+# As under Airflow 3's task runner, whose SIGTERM handler does nothing in forked children.
+_IGNORE_SIGTERM_IN_CHILDREN = """
+import signal
+from imdb_sentiment.text import tokenize
+
+signal.signal(signal.SIGTERM, lambda signum, frame: None)
+texts = [f"review {i} is quite good, isn't it? <br />yes." for i in range(200)]
+for _ in range(20):
+    assert tokenize(texts, n_workers=2, chunk_size=50)[0][:2] == ["review", "0"]
+print("finished")
+"""
+
+
+def test_pool_ends_when_the_host_makes_forked_children_ignore_sigterm() -> None:
+    """The pool's exit terminates its workers with SIGTERM; they must not inherit a handler that
+    ignores it (without the fix this hangs within a few rounds)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _IGNORE_SIGTERM_IN_CHILDREN],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # the workers too can be killed as one group on a hang
+    )
+    try:
+        output, _ = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail("tokenize hung: a pool worker ignored the SIGTERM of the pool's exit")
+    assert process.returncode == 0, output
+    assert "finished" in output

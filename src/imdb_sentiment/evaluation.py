@@ -52,6 +52,47 @@ def _roc_auc(y: np.ndarray, p: np.ndarray) -> float | None:
     return float((rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives))
 
 
+def log_loss(labels: Any, probabilities: Any) -> float:
+    """Mean binary cross-entropy, probabilities clipped to [1e-7, 1 - 1e-7]."""
+    y = np.asarray(labels).reshape(-1)
+    clipped = np.clip(
+        np.asarray(probabilities, dtype=np.float64).reshape(-1), LOG_LOSS_EPS, 1 - LOG_LOSS_EPS
+    )
+    return float(-np.mean(np.where(y == 1, np.log(clipped), np.log1p(-clipped))))
+
+
+def mcnemar_exact(correct_a: Any, correct_b: Any) -> dict[str, float | int]:
+    """McNemar's exact test of two classifiers on the same reviews (paired).
+
+    ``correct_a``/``correct_b``: per review, whether each was right. Only the reviews where
+    exactly one is right count: ``a_only`` and ``b_only``; under the null hypothesis (equal
+    accuracy) ``a_only`` is Binomial(a_only + b_only, 1/2). Two-sided p-value, exact.
+    """
+    a = np.asarray(correct_a, dtype=bool).reshape(-1)
+    b = np.asarray(correct_b, dtype=bool).reshape(-1)
+    if len(a) != len(b) or len(a) == 0:
+        raise ValueError(f"McNemar: {len(a)} and {len(b)} paired outcomes")
+    a_only, b_only = int(np.sum(a & ~b)), int(np.sum(~a & b))
+    n, k = a_only + b_only, min(a_only, b_only)
+    if n == 0 or a_only == b_only:
+        p_value = 1.0
+    else:
+        # log P(X = i) for i <= k, X ~ Binomial(n, 1/2); summed in log space (n up to 10^5+)
+        terms = [
+            math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2)
+            for i in range(k + 1)
+        ]
+        top = max(terms)
+        tail = math.exp(top) * sum(math.exp(t - top) for t in terms)
+        p_value = min(1.0, 2.0 * tail)
+    return {
+        "a_only": a_only,
+        "b_only": b_only,
+        "accuracy_difference": float(a.mean() - b.mean()),
+        "p_value": p_value,
+    }
+
+
 def _wilson(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
     share = successes / n
     denominator = 1.0 + z * z / n
@@ -78,8 +119,6 @@ def classification_metrics(
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     low, high = _wilson(tp + tn, n)
-    clipped = np.clip(p, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)
-    log_loss = -np.mean(np.where(y == 1, np.log(clipped), np.log1p(-clipped)))
     return {
         "n": n,
         "threshold": float(threshold),
@@ -90,7 +129,7 @@ def classification_metrics(
         "recall": recall,
         "f1": f1,
         "roc_auc": _roc_auc(y, p),
-        "log_loss": float(log_loss),
+        "log_loss": log_loss(y, p),
         "confusion_matrix": [[tn, fp], [fn, tp]],
     }
 

@@ -86,7 +86,7 @@ def describe_run(
 ) -> str:
     """A run name readable at a glance: what ran, where, which model, on what data, when."""
     return RunDescription(
-        pipelines=pipeline_names,
+        pipelines=["all" if name == "__default__" else name for name in pipeline_names],
         env=env,
         model=config_from_params(training.get("model", {})).describe(),
         source=source,
@@ -131,6 +131,7 @@ class MlflowRunHooks:
         self._description: RunDescription | None = None
         self._unfinished_run: str | None = None
         self._exit_handler_registered = False
+        self._run_opened_outside = False
 
     @hook_impl
     def after_context_created(self, context) -> None:
@@ -139,6 +140,10 @@ class MlflowRunHooks:
         self._project_path = Path(context.project_path)
         source = (context.config_loader["catalog"].get("imdb_raw") or {}).get("source")
         self._data_source = None if source is None else str(source)
+        self._description = None  # one hooks object serves every session of a process
+        # a run already active now was opened by an orchestrator (imdb_sentiment.orchestration),
+        # which named it and will close it
+        self._run_opened_outside = mlflow.active_run() is not None
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline = None) -> None:
@@ -153,7 +158,7 @@ class MlflowRunHooks:
                 "--pipelines=evaluate or --pipelines=predict",
             )
         run = mlflow.active_run()
-        if run is None:
+        if run is None or self._run_opened_outside:
             return
         names = run_params.get("pipeline_names") or ["__default__"]
         names = ["all" if name == "__default__" else name for name in names]
@@ -184,6 +189,9 @@ class MlflowRunHooks:
                 }
             )
         mlflow.set_tags({key: value for key, value in tags.items() if value is not None})
+        extra_test = (run_params.get("runtime_params") or {}).get("extra_test_source")
+        if extra_test:  # read by a dataset, not a node: kedro-mlflow would not log it
+            mlflow.set_tag("extra_test_source", str(extra_test))
         logger.info("MLflow run %s is named %r", run.info.run_id, name)
         self._unfinished_run = run.info.run_id
         if not self._exit_handler_registered:

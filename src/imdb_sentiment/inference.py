@@ -6,6 +6,8 @@ Below both :mod:`imdb_sentiment.training` (validation each epoch) and
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -105,7 +107,7 @@ def predict_logits(
     return logits
 
 
-def predict_probabilities(  # noqa: PLR0917 (the signature the nodes call)
+def model_logits(  # noqa: PLR0917 (the signature the nodes call)
     model: SentimentModel,
     encoded: EncodedReviews,
     batch_size: int = 512,
@@ -113,14 +115,23 @@ def predict_probabilities(  # noqa: PLR0917 (the signature the nodes call)
     bf16: bool = True,
     max_length: int | None = None,
 ) -> np.ndarray:
-    """Positive-class probabilities (float32) of every review, in the original order.
-
-    Moves ``model`` to ``device``; runs in eval mode without gradients.
-    """
+    """Float32 logits of every review, in the original order, on ``device`` (resolved and
+    tuned here; ``model`` is moved there); eval mode, no gradients."""
     target = resolve_device(device)
     tune_backend(target)
     model.to(target)
-    logits = predict_logits(
+    return predict_logits(
         model, encoded, target, batch_size=batch_size, bf16=bf16, max_length=max_length
     )
-    return torch.sigmoid(torch.from_numpy(logits)).numpy()
+
+
+def predict_probabilities(
+    model: SentimentModel, encoded: EncodedReviews, temperature: float = 1.0, **settings: Any
+) -> np.ndarray:
+    """Positive-class probabilities (float32) of every review, in the original order:
+    ``sigmoid(logit / temperature)`` (the temperature fitted on validation calibrates them).
+
+    ``settings`` are :func:`model_logits`' (batch size, device, bf16, max length).
+    """
+    logits = model_logits(model, encoded, **settings)
+    return torch.sigmoid(torch.from_numpy(logits) / float(temperature)).numpy()

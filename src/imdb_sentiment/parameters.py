@@ -16,10 +16,12 @@ the nodes take plain dicts and build their settings themselves.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from imdb_sentiment.calibration import ECE_BINS
 from imdb_sentiment.dict_settings import DictSettings, SettingsError, check_value, refuse_unknown
+from imdb_sentiment.linear_baselines import NBSVMSettings, TfidfLRSettings
 from imdb_sentiment.text import TokenizerConfig
 from imdb_sentiment.training import settings_from_params
 
@@ -29,6 +31,7 @@ LEARNING_RATE_WARNING = 1.0  # above this, Adam on this model diverges or stalls
 RUNTIME_SOURCES = {
     "imdb_source": ("imdb_raw", "source"),
     "glove_source": ("glove_vectors", "source"),
+    "extra_test_source": ("extra_test_reviews", "source"),
     "predict_source": ("reviews_to_score", "source"),
     "model_uri": ("scoring_model", "model_uri"),
 }
@@ -43,7 +46,7 @@ def _positive(key: str, value: int) -> None:
 class IngestionSettings(DictSettings):
     valid_fraction: float = 0.1  # share of train carved out (stratified) as validation
     seed: int = 42  # of that split
-    drop_test_overlap_from_train: bool = False
+    clean_splits: bool = True  # drop train texts found in test and repeated train texts
 
     def __post_init__(self) -> None:
         if not 0.0 < self.valid_fraction < 1.0:
@@ -90,11 +93,21 @@ class EvaluateSettings(DictSettings):
     batch_size: int = 512
     device: str = "auto"
     bf16: bool = False
+    ece_bins: int = ECE_BINS  # equal-width confidence bins of the expected calibration error
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
             raise SettingsError("threshold", f"must be in [0, 1], got {self.threshold}")
         _positive("batch_size", self.batch_size)
+        _positive("ece_bins", self.ece_bins)
+
+
+@dataclass
+class BaselinesSettings(DictSettings):
+    """The linear baselines, each with its features and the grid chosen on validation."""
+
+    tfidf_lr: TfidfLRSettings = field(default_factory=TfidfLRSettings)
+    nbsvm: NBSVMSettings = field(default_factory=NBSVMSettings)
 
 
 @dataclass
@@ -126,6 +139,7 @@ SECTIONS: dict[str, Callable[[Any, str], Any]] = {
     "features": FeaturesSettings.from_dict,
     "training": settings_from_params,
     "evaluate": EvaluateSettings.from_dict,
+    "baselines": BaselinesSettings.from_dict,
     "predict": PredictSettings.from_dict,
 }
 TOP_LEVEL = {"seed": int}  # one seed, interpolated into the sections that need one
@@ -151,15 +165,15 @@ def validate_parameters(
         if name not in params:
             raise SettingsError(name, "is missing")
         settings(params[name], name)
-    for key, (dataset, field) in RUNTIME_SOURCES.items():
-        _check_runtime_source(key, dataset, field, params, runtime_params, catalog, env)
+    for key, (dataset, reading_field) in RUNTIME_SOURCES.items():
+        _check_runtime_source(key, dataset, reading_field, params, runtime_params, catalog, env)
     return _warnings(params, runtime_params)
 
 
 def _check_runtime_source(  # noqa: PLR0917
     key: str,
     dataset: str,
-    field: str,
+    reading_field: str,
     params: Mapping[str, Any],
     runtime_params: Mapping[str, Any],
     catalog: Mapping[str, Any],
@@ -175,7 +189,7 @@ def _check_runtime_source(  # noqa: PLR0917
     value = runtime_params[key]
     if not isinstance(value, str) or not value.strip():
         raise SettingsError(key, f"must be a path or URI, got {value!r}")
-    source = (catalog.get(dataset) or {}).get(field)
+    source = (catalog.get(dataset) or {}).get(reading_field)
     if str(source) != str(value):
         raise SettingsError(
             key,

@@ -23,6 +23,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
+from imdb_sentiment.calibration import TEMPERATURE_KEY, sigmoid
 from imdb_sentiment.sequences import EncodedReviews
 from imdb_sentiment.text import BLANK_PREFIX, TokenizerConfig, tokenize_to_arrow
 from imdb_sentiment.vocabulary import Vocabulary
@@ -34,7 +35,7 @@ SIGNATURE = ModelSignature(
     outputs=Schema([ColSpec("double", "probability"), ColSpec("long", "label")]),
 )
 # What importing the served model's code needs (imdb_sentiment.serving and what it imports:
-# vocabulary, text, models, inference), pinned to the versions it was logged with.
+# vocabulary, text, calibration, models, inference), pinned to the versions it was logged with.
 SERVING_PACKAGES = ("mlflow", "cloudpickle", "torch", "spacy", "numpy", "pandas", "pyarrow")
 SERVING_BATCH_SIZE = 64  # reviews per forward pass on the CPU (benchmarks/README.md)
 
@@ -113,6 +114,8 @@ class SentimentModel(mlflow.pyfunc.PythonModel):
         # tokens made exactly as the vocabulary's were, reviews cut as in training
         self.vocabulary = vocabulary
         self.max_length = checkpoint.get("max_length")
+        # fitted on the validation split after training: the probabilities served are calibrated
+        self.temperature = float(checkpoint.get(TEMPERATURE_KEY, 1.0))
         self.threshold = threshold
         self._network = None
 
@@ -169,9 +172,9 @@ class SentimentModel(mlflow.pyfunc.PythonModel):
         )
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        """Probabilities of positive (float64) from logits: the one place they are made, for
-        the served model and batch prediction alike."""
-        return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+        """Calibrated probabilities of positive (float64), ``sigmoid(logit / temperature)``: the
+        one place they are made, for the served model and batch prediction alike."""
+        return sigmoid(np.asarray(logits, dtype=np.float64) / self.temperature)
 
     def labels(self, probabilities: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """1 (positive) where the probability is at least the threshold, else 0."""
@@ -181,7 +184,8 @@ class SentimentModel(mlflow.pyfunc.PythonModel):
         return (probabilities >= cut).astype(np.int64)
 
     def score(self, texts: Sequence[str]) -> pd.DataFrame:
-        """Columns ``probability`` (of positive) and ``label`` (1 positive, 0 negative)."""
+        """Columns ``probability`` (of positive, calibrated) and ``label`` (1 positive, 0
+        negative)."""
         probabilities = self.probabilities(self.logits(self.encode(texts)))
         return pd.DataFrame({"probability": probabilities, "label": self.labels(probabilities)})
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -117,6 +118,16 @@ def _tokenize_pieces(
     return uniques, indices[keep].astype(np.int32), counts
 
 
+def _default_sigterm() -> None:
+    """Pool initializer: a worker ends on SIGTERM, whatever handler it inherited.
+
+    ``Pool.__exit__`` terminates its workers with SIGTERM. A host process may have installed a
+    handler that ignores SIGTERM in forked children (Airflow 3's task runner does), and a worker
+    inheriting it would never end: the pool's exit would wait for it forever.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _pool_chunk(bounds: tuple[int, int]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Worker side: tokenize a slice of the pieces inherited from the parent."""
     start, stop = bounds
@@ -141,7 +152,7 @@ def _chunk_results(
         return
     _POOL_PIECES, _POOL_CONFIG = pieces, config
     try:
-        with mp.get_context("fork").Pool(n_workers) as pool:
+        with mp.get_context("fork").Pool(n_workers, initializer=_default_sigterm) as pool:
             yield from pool.imap(_pool_chunk, bounds)
     finally:
         _POOL_PIECES, _POOL_CONFIG = (), None

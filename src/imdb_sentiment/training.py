@@ -99,13 +99,18 @@ def settings_from_params(
 
 @dataclass
 class TrainingResult:
-    """What :func:`train_model` returns; ``checkpoint`` is None when no epoch completed."""
+    """What :func:`train_model` returns; ``checkpoint`` is None when no epoch completed.
+
+    ``best_valid_logits`` are the validation split's logits of the kept epoch's model, in the
+    split's order (for fitting a temperature without another pass).
+    """
 
     checkpoint: dict[str, Any] | None
     history: list[dict[str, Any]]
     best_epoch: int | None
     best_valid_accuracy: float | None
     stop_reason: str
+    best_valid_logits: np.ndarray | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -238,6 +243,7 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     best_epoch: int | None = None
     best_accuracy: float | None = None
     best_loss: float | None = None
+    best_logits: np.ndarray | None = None
     stale_epochs = 0
     stop_reason = "completed"
     progress: Progress | None = None
@@ -322,6 +328,7 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
                     epoch,
                     0,
                 )
+                best_logits = valid_logits
                 best_state = {
                     k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
                 }
@@ -369,4 +376,5 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
         best_epoch=best_epoch,
         best_valid_accuracy=best_accuracy,
         stop_reason=stop_reason,
+        best_valid_logits=best_logits,
     )

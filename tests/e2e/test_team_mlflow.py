@@ -231,7 +231,7 @@ def test_run_is_tracked_in_postgresql(team_server: TeamServer, team_run: TeamRun
     run, client = team_run.run, team_run.client
     assert run.info.status == "FINISHED"
     assert run.info.run_name.startswith("all · team · bilstm-1x16")
-    assert run.data.params["training.model.hidden_dim"] == "16"
+    assert run.data.params["training.model.bilstm.hidden_dim"] == "16"
     assert int(run.data.params["vocabulary_size"]) > 1000
     history = client.get_metric_history(run.info.run_id, "valid_accuracy")
     assert [metric.step for metric in history] == [1, 2]
@@ -247,7 +247,8 @@ def test_run_is_tracked_in_postgresql(team_server: TeamServer, team_run: TeamRun
         )
         experiment, artifact_location, status = cursor.fetchone()
         cursor.execute(
-            "SELECT value FROM params WHERE run_uuid = %s AND key = 'training.model.hidden_dim'",
+            "SELECT value FROM params WHERE run_uuid = %s "
+            "AND key = 'training.model.bilstm.hidden_dim'",
             (run.info.run_id,),
         )
         (hidden_dim,) = cursor.fetchone()

@@ -14,8 +14,16 @@ from tests.e2e.kedro_runs import copy_trained, kedro_cli
 
 pytestmark = pytest.mark.slow
 
-TABLES = ("train_reviews", "test_reviews", "test_predictions")
-JSON = ("vocabulary", "glove_coverage", "training_history", "training_summary", "test_metrics")
+TABLES = ("train_reviews", "test_reviews", "test_predictions", "test_baseline_predictions")
+JSON = (
+    "vocabulary",
+    "glove_coverage",
+    "training_history",
+    "training_summary",
+    "test_metrics",
+    "split_report",
+    "model_comparison",
+)
 
 
 def test_viz_build_lists_every_node_and_previews_the_data(

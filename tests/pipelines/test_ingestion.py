@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from kedro.runner import SequentialRunner
 from imdb_sentiment.pipelines.ingestion import create_pipeline
 from imdb_sentiment.pipelines.ingestion.nodes import (
     check_reviews,
+    split_report,
     split_train_valid,
     validate_reviews,
 )
@@ -68,7 +70,7 @@ def test_missing_column_and_repeated_id() -> None:
 
 def test_missing_split() -> None:
     with pytest.raises(ValueError, match="imdb_raw has no 'test' table"):
-        validate_reviews({"train": reviews(2, 2)}, drop_test_overlap_from_train=False)
+        validate_reviews({"train": reviews(2, 2)}, clean_splits=False)
 
 
 def test_overlap_reported_and_optionally_dropped(caplog: pytest.LogCaptureFixture) -> None:
@@ -76,16 +78,86 @@ def test_overlap_reported_and_optionally_dropped(caplog: pytest.LogCaptureFixtur
     test = reviews(2, 2, prefix="test")
     test.loc[0, "text"] = train.loc[1, "text"]
     test.loc[3, "text"] = train.loc[6, "text"]
-    with caplog.at_level(logging.INFO):
-        kept, test_out = validate_reviews({"train": train, "test": test}, False)
+    with caplog.at_level(logging.WARNING):
+        kept, test_out, cleaning = validate_reviews({"train": train, "test": test}, False)
     assert "2 train review(s) also appear verbatim in test" in caplog.text
-    # keeping them is the configured default: reported, not warned about
-    assert all(r.levelno == logging.INFO for r in caplog.records if "verbatim" in r.message)
+    assert "keeping them" in caplog.text
+    # splits left sharing texts are warned about
+    assert all(r.levelno == logging.WARNING for r in caplog.records if "verbatim" in r.message)
     assert len(kept) == 8
+    assert cleaning["train_in_test"] == 2 and cleaning["train_dropped"] == 0
     pd.testing.assert_frame_equal(test_out, test)
-    dropped, _ = validate_reviews({"train": train, "test": test}, True)
+    dropped, _, cleaning = validate_reviews({"train": train, "test": test}, True)
     assert sorted(dropped["id"]) == [0, 2, 3, 4, 5, 7]
     assert not dropped["text"].isin(test["text"]).any()
+    assert cleaning == {
+        "clean_splits": True,
+        "train_published": 8,
+        "train_in_test": 2,
+        "train_repeated": 0,
+        "train_dropped": 2,
+    }
+
+
+def test_repeated_train_texts_keep_the_first(caplog: pytest.LogCaptureFixture) -> None:
+    train = reviews(4, 4, prefix="train")
+    test = reviews(2, 2, prefix="test")
+    train.loc[3, "text"] = train.loc[0, "text"]  # a repeat of review 0
+    train.loc[5, "text"] = train.loc[0, "text"]  # another one
+    train.loc[7, "text"] = train.loc[6, "text"]
+    test.loc[1, "text"] = train.loc[6, "text"]  # review 6 (and its repeat 7) are in test
+    with caplog.at_level(logging.INFO):
+        kept, _, cleaning = validate_reviews({"train": train, "test": test}, True)
+    assert kept["id"].tolist() == [0, 1, 2, 4]
+    assert cleaning["train_in_test"] == 2 and cleaning["train_repeated"] == 2
+    assert cleaning["train_dropped"] == 4
+    assert "2 train review(s) repeat the text of an earlier train review (train ids 3, 5)" in (
+        caplog.text
+    )
+    # dropping them is the configured default: reported, not warned about
+    assert all(r.levelno == logging.INFO for r in caplog.records if "train review(s)" in r.message)
+    published, _, cleaning = validate_reviews({"train": train, "test": test}, False)
+    assert len(published) == 8 and cleaning["train_dropped"] == 0
+
+
+def test_split_report_counts_what_the_splits_share(caplog: pytest.LogCaptureFixture) -> None:
+    train = reviews(20, 20, prefix="train")
+    valid = reviews(3, 3, prefix="valid")
+    test = reviews(5, 5, prefix="test")
+    cleaning = {"clean_splits": False, "train_published": 40}
+    report = split_report(cleaning, train, valid, test)
+    assert report["train"] == 40 and report["valid"] == 6 and report["test"] == 10
+    assert report["valid_in_train"] == report["test_in_train"] == report["test_in_valid"] == 0
+    assert "share" not in caplog.text
+    valid.loc[2, "text"] = train.loc[7, "text"]
+    test.loc[0, "text"] = valid.loc[0, "text"]
+    with caplog.at_level(logging.WARNING):
+        report = split_report(cleaning, train, valid, test)
+    assert report["valid_in_train"] == 1 and report["test_in_valid"] == 1
+    assert "the splits share review texts" in caplog.text
+
+
+FULL_IMDB = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "imdb"
+
+
+@pytest.mark.skipif(not FULL_IMDB.is_dir(), reason="the full IMDB is not beside the checkout")
+def test_full_imdb_clean_splits_share_nothing() -> None:
+    """On the real 25k + 25k: the counts the issue found, and nothing shared once cleaned."""
+    raw = {
+        split: pd.read_parquet(FULL_IMDB / f"{split}.parquet", columns=["text", "label"])
+        .rename_axis("id")
+        .reset_index()  # ids repeat across the two labels there: the row number, as the source
+        for split in ("train", "test")
+    }
+    train, test, cleaning = validate_reviews(raw, True)
+    assert cleaning["train_in_test"] == 123 and cleaning["train_repeated"] == 96
+    kept, valid = split_train_valid(train, 0.1, seed=42)
+    report = split_report(cleaning, kept, valid, test)
+    assert (report["train"], report["valid"], report["test"]) == (22_302, 2_479, 25_000)
+    assert report["valid_in_train"] == report["test_in_train"] == report["test_in_valid"] == 0
+    published, _, cleaning = validate_reviews(raw, False)
+    kept, valid = split_train_valid(published, 0.1, seed=42)
+    assert split_report(cleaning, kept, valid, test)["valid_in_train"] > 0
 
 
 # --- split -------------------------------------------------------------------------------------
@@ -119,15 +191,22 @@ def test_split_rejects_bad_fraction_and_unstratifiable_train() -> None:
 # --- pipeline ----------------------------------------------------------------------------------
 
 
-def run_pipeline(raw: dict[str, pd.DataFrame], drop_overlap: bool) -> dict[str, pd.DataFrame]:
-    outputs = ["train_reviews", "valid_reviews", "test_reviews"]
+class KeptDataset(MemoryDataset):
+    """A memory dataset the runner does not release after its last reader, to be inspected."""
+
+    def _release(self) -> None:
+        pass
+
+
+def run_pipeline(raw: dict[str, pd.DataFrame], clean: bool) -> dict[str, pd.DataFrame]:
+    outputs = ["train_reviews", "valid_reviews", "test_reviews", "split_report"]
     catalog = DataCatalog(
         {
             "imdb_raw": MemoryDataset(raw),
             "params:ingestion.valid_fraction": MemoryDataset(0.2),
             "params:ingestion.seed": MemoryDataset(42),
-            "params:ingestion.drop_test_overlap_from_train": MemoryDataset(drop_overlap),
-            **{name: MemoryDataset() for name in outputs},
+            "params:ingestion.clean_splits": MemoryDataset(clean),
+            **{name: KeptDataset() for name in outputs},
         }
     )
     SequentialRunner().run(create_pipeline(), catalog)
@@ -138,8 +217,9 @@ def test_pipeline_runs_and_keeps_test_apart() -> None:
     train = reviews(50, 50, prefix="train")
     test = reviews(20, 20, prefix="test")
     test.loc[5, "text"] = train.loc[10, "text"]  # a review shared by train and test
-    out = run_pipeline({"train": train, "test": test}, drop_overlap=True)
+    out = run_pipeline({"train": train, "test": test}, clean=True)
     assert len(out["valid_reviews"]) == 20 and len(out["train_reviews"]) == 79
+    assert out["split_report"]["train_dropped"] == 1 and out["split_report"]["train"] == 79
     pd.testing.assert_frame_equal(out["test_reviews"], test)
     for name in ("train_reviews", "valid_reviews"):
         assert not out[name]["text"].isin(test["text"]).any()
@@ -148,6 +228,7 @@ def test_pipeline_runs_and_keeps_test_apart() -> None:
     assert {node.name for node in create_pipeline().nodes} == {
         "validate_imdb_reviews",
         "split_train_valid",
+        "report_splits",
     }
 
 
@@ -155,7 +236,7 @@ def test_pipeline_fails_on_bad_label() -> None:
     test = reviews(2, 2)
     test.loc[0, "label"] = -1
     with pytest.raises(ValueError, match="IMDB test table"):
-        run_pipeline({"train": reviews(10, 10), "test": test}, drop_overlap=False)
+        run_pipeline({"train": reviews(10, 10), "test": test}, clean=False)
 
 
 # --- configuration -----------------------------------------------------------------------------

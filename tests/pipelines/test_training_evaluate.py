@@ -9,13 +9,20 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
+from imdb_sentiment.datasets.labelled_reviews import LabelledReviewsDataset
 from imdb_sentiment.dict_settings import SettingsError
+from imdb_sentiment.pipelines.baselines import create_pipeline as baselines_pipeline
+from imdb_sentiment.pipelines.baselines.nodes import fit_baseline
 from imdb_sentiment.pipelines.evaluate import create_pipeline as evaluate_pipeline
 from imdb_sentiment.pipelines.evaluate.nodes import (
+    compare_with_baselines,
     compute_test_metrics,
     mlflow_test_metrics,
     plot_roc_curve,
-    predict_test_reviews,
+    predict_reviews,
+    report_model_comparison,
+    score_with_baselines,
+    tokenize_labelled_reviews,
 )
 from imdb_sentiment.pipelines.training import create_pipeline as training_pipeline
 from imdb_sentiment.pipelines.training.nodes import (
@@ -25,7 +32,7 @@ from imdb_sentiment.pipelines.training.nodes import (
     training_run_facts,
 )
 from imdb_sentiment.sequences import EncodedReviews
-from imdb_sentiment.vocabulary import Vocabulary
+from imdb_sentiment.vocabulary import Vocabulary, encode_reviews
 
 VOCABULARY = Vocabulary(itos=("<pad>", "<unk>", *[f"w{i}" for i in range(18)]))
 PARAMS = {
@@ -44,6 +51,8 @@ PARAMS = {
     "seed": 1,
 }
 EVALUATE = {"threshold": 0.5, "batch_size": 32, "device": "cpu", "bf16": False}
+BASELINES = {"tfidf_lr": {"min_df": 1, "C": [1.0, 16.0]}, "nbsvm": {"C": [0.1], "beta": [1.0]}}
+TOKENIZATION = {"spacy_model": "blank:en", "lowercase": True, "n_workers": 1}
 
 
 def reviews(count: int, seed: int) -> EncodedReviews:
@@ -56,6 +65,20 @@ def reviews(count: int, seed: int) -> EncodedReviews:
         words.insert(int(rng.integers(0, len(words))), 2 if label else 3)
         sequences.append(words)
     return EncodedReviews.from_lists(sequences, labels, review_ids=np.arange(count) + 1000)
+
+
+def tokens_table(encoded: EncodedReviews) -> pd.DataFrame:
+    """The reviews as the tokenization pipeline writes them: id, label, token strings."""
+    return pd.DataFrame(
+        {
+            "id": encoded.review_ids,
+            "label": encoded.labels.astype("int64"),
+            "tokens": [
+                np.array([VOCABULARY.itos[i] for i in encoded.review(row)], dtype=object)
+                for row in range(len(encoded))
+            ],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +115,7 @@ def test_the_cnn_is_one_parameter_away() -> None:
     )
     assert checkpoint["model_type"] == "cnn" and len(history) == 2
     assert checkpoint["model_config"]["filter_sizes"] == [3, 4, 5]
-    predictions = predict_test_reviews(checkpoint, VOCABULARY, reviews(30, 3), EVALUATE)
+    predictions = predict_reviews(checkpoint, VOCABULARY, reviews(30, 3), EVALUATE)
     assert predictions["probability"].between(0, 1).all()
 
 
@@ -143,7 +166,7 @@ def test_run_facts_name_the_glove_source_and_sizes(trained) -> None:
 def test_predictions_keep_review_ids_and_learn_the_signal(trained) -> None:
     checkpoint, _, _ = trained
     test = reviews(200, 3)
-    predictions = predict_test_reviews(checkpoint, VOCABULARY, test, EVALUATE)
+    predictions = predict_reviews(checkpoint, VOCABULARY, test, EVALUATE)
     assert predictions["id"].tolist() == test.review_ids.tolist()
     assert predictions["label"].tolist() == test.labels.tolist()
     metrics = compute_test_metrics(predictions, EVALUATE)
@@ -160,7 +183,7 @@ def test_a_test_set_of_one_class_is_evaluated_without_roc_auc(trained) -> None:
     only_positive = EncodedReviews.from_lists(
         [test.review(i) for i in positives], np.ones(len(positives)), test.review_ids[positives]
     )
-    predictions = predict_test_reviews(checkpoint, VOCABULARY, only_positive, EVALUATE)
+    predictions = predict_reviews(checkpoint, VOCABULARY, only_positive, EVALUATE)
     metrics = compute_test_metrics(predictions, EVALUATE)
     assert metrics["roc_auc"] is None
     logged = mlflow_test_metrics(metrics)
@@ -173,32 +196,58 @@ def test_a_model_from_another_vocabulary_is_refused(trained) -> None:
     checkpoint, _, _ = trained
     bigger = Vocabulary(itos=(*VOCABULARY.itos, "extra"))
     with pytest.raises(ValueError, match="retrain with `kedro run`"):
-        predict_test_reviews(checkpoint, bigger, reviews(5, 3), EVALUATE)
+        predict_reviews(checkpoint, bigger, reviews(5, 3), EVALUATE)
 
 
 def test_a_model_from_another_vocabulary_of_the_same_size_is_refused(trained) -> None:
     checkpoint, _, _ = trained
     renamed = Vocabulary(itos=(*VOCABULARY.itos[:-1], "other"))
     with pytest.raises(ValueError, match="another vocabulary"):
-        predict_test_reviews(checkpoint, renamed, reviews(5, 3), EVALUATE)
+        predict_reviews(checkpoint, renamed, reviews(5, 3), EVALUATE)
 
 
 @pytest.mark.parametrize("threshold", [-0.1, 1.5])
 def test_a_threshold_outside_0_1_is_refused(trained, threshold) -> None:
     checkpoint, _, _ = trained
     with pytest.raises(SettingsError, match="evaluate.threshold: must be in"):
-        predict_test_reviews(
-            checkpoint, VOCABULARY, reviews(5, 3), {**EVALUATE, "threshold": threshold}
-        )
+        predict_reviews(checkpoint, VOCABULARY, reviews(5, 3), {**EVALUATE, "threshold": threshold})
 
 
-def test_training_and_evaluate_pipelines_run_with_sequential_runner() -> None:
+def test_training_keeps_a_temperature_fitted_on_validation(trained) -> None:
+    checkpoint, _, summary = trained
+    calibration = summary["valid_calibration"]
+    assert checkpoint["temperature"] == calibration["temperature"] > 0
+    # fitted on validation: its log loss there is no worse than the raw model's
+    assert calibration["log_loss"] <= calibration["log_loss_uncalibrated"] + 1e-12
+    test = reviews(200, 3)
+    predictions = predict_reviews(checkpoint, VOCABULARY, test, EVALUATE)
+    p, q = predictions["probability"], predictions["probability_uncalibrated"]
+    logit = np.log(q) - np.log1p(-q)
+    np.testing.assert_allclose(p, 1 / (1 + np.exp(-logit / checkpoint["temperature"])), atol=1e-5)
+    assert ((p >= 0.5) == (q >= 0.5)).all()  # a temperature never flips a prediction
+    metrics = compute_test_metrics(predictions, EVALUATE)
+    assert {"ece", "ece_uncalibrated", "log_loss_uncalibrated"} <= set(metrics)
+    assert "test_ece" in mlflow_test_metrics(metrics)
+
+
+def test_training_and_evaluate_pipelines_run_with_sequential_runner(tmp_path) -> None:
     embedding = np.random.default_rng(0).normal(0, 0.1, (20, 6)).astype(np.float32)
+    splits = {"train": reviews(160, 1), "valid": reviews(60, 2), "test": reviews(80, 3)}
+    extra = reviews(40, 4)
+    extra_texts = pd.DataFrame(
+        {
+            "id": extra.review_ids,
+            "text": [" ".join(VOCABULARY.itos[i] for i in extra.review(r)) for r in range(40)],
+            "label": extra.labels.astype("int64"),
+        }
+    )
     catalog = DataCatalog(
         {
-            "train_ids": MemoryDataset(reviews(160, 1)),
-            "valid_ids": MemoryDataset(reviews(60, 2)),
-            "test_ids": MemoryDataset(reviews(80, 3)),
+            **{f"{name}_ids": MemoryDataset(data) for name, data in splits.items()},
+            **{
+                f"{name}_tokens": MemoryDataset(tokens_table(data)) for name, data in splits.items()
+            },
+            "extra_test_reviews": MemoryDataset(extra_texts),
             "embedding_matrix": MemoryDataset(embedding),
             "vocabulary": MemoryDataset(VOCABULARY),
             "glove_coverage": MemoryDataset({"source": "test", "dim": 6}),
@@ -206,9 +255,12 @@ def test_training_and_evaluate_pipelines_run_with_sequential_runner() -> None:
             "epoch_metrics_logger": MemoryDataset(lambda record: None, copy_mode="assign"),
             "params:evaluate.threshold": MemoryDataset(0.5),
             "params:evaluate": MemoryDataset(EVALUATE),
+            "params:baselines": MemoryDataset(BASELINES),
+            "params:tokenization": MemoryDataset(TOKENIZATION),
         }
     )
-    outputs = SequentialRunner().run(training_pipeline() + evaluate_pipeline(), catalog)
+    pipeline = training_pipeline() + baselines_pipeline() + evaluate_pipeline()
+    outputs = SequentialRunner().run(pipeline, catalog)
     results = {
         name: outputs[name].load() if hasattr(outputs[name], "load") else outputs[name]
         for name in outputs
@@ -216,8 +268,46 @@ def test_training_and_evaluate_pipelines_run_with_sequential_runner() -> None:
 
     assert 0 <= results["test_metrics_mlflow"]["test_accuracy"]["value"] <= 1
     assert isinstance(results["roc_curve_plot"], Figure)
+    assert isinstance(results["reliability_diagram_plot"], Figure)
+    assert isinstance(results["model_comparison_plot"], Figure)
     assert isinstance(results["training_curves_plot"], Figure)
     assert results["training_run_facts"]["vocabulary_size"] == 20
+    assert results["training_run_facts"]["temperature"] > 0
+    comparison = results["model_comparison"]
+    assert set(comparison) == {"model", "test", "extra_test"}
+    assert comparison["test"]["n"] == 80 and comparison["extra_test"]["n"] == 40
+    assert set(comparison["test"]["models"]) == {"model", "tfidf_lr", "nbsvm"}
+    logged = results["model_comparison_mlflow"]
+    for name in ("baseline_tfidf_lr_test_accuracy", "test_mcnemar_p_nbsvm", "extra_test_accuracy"):
+        assert name in logged
+    assert "test_accuracy" not in logged  # the model's own: log_test_metrics logs it
+    assert "| tfidf_lr (linear baseline) |" in results["model_comparison_table"]
+    assert results["baseline_run_facts"]["tfidf_lr.C"] in (1.0, 16.0)
     served = results["serving_model"]
     scored = served.predict(None, pd.DataFrame({"text": ["w2 w5 w6", "w3 w7"]}))
     assert scored["probability"].between(0, 1).all()
+
+
+def test_without_an_extra_set_the_report_has_test_only(trained) -> None:
+    checkpoint, _, _ = trained
+    empty = LabelledReviewsDataset(source=None).load()
+    tokens = tokenize_labelled_reviews(empty, VOCABULARY, TOKENIZATION)
+    encoded = encode_reviews(tokens, VOCABULARY, "extra_test_tokens")
+    predictions = predict_reviews(checkpoint, VOCABULARY, encoded, EVALUATE)
+    baseline = fit_baseline(
+        tokens_table(reviews(100, 1)), tokens_table(reviews(40, 2)), BASELINES, "tfidf_lr"
+    )
+    scored = score_with_baselines(tokens, baseline)
+    assert len(predictions) == len(scored) == 0
+    extra = compare_with_baselines(predictions, scored, EVALUATE)
+    assert extra == {"n": 0, "models": {}, "paired": {}}
+    test = reviews(50, 3)
+    test_comparison = compare_with_baselines(
+        predict_reviews(checkpoint, VOCABULARY, test, EVALUATE),
+        score_with_baselines(tokens_table(test), baseline),
+        EVALUATE,
+    )
+    report, table, _, logged = report_model_comparison(test_comparison, extra, checkpoint)
+    assert set(report) == {"model", "test"}
+    assert "## test (50 reviews)" in table and "extra_test" not in table
+    assert not any(name.startswith("extra_test") for name in logged)

@@ -7,6 +7,11 @@ from typing import Any
 SPLITS = ("train", "valid", "test")
 
 
+def bound(func: Callable[..., Any], **arguments: Any) -> Callable[..., Any]:
+    """``func`` with some keyword arguments bound, keeping its name for Kedro."""
+    return update_wrapper(partial(func, **arguments), func)
+
+
 def for_split(func: Callable[..., Any], split: str) -> Callable[..., Any]:
     """``func`` with its ``split`` argument bound (for messages), keeping its name for Kedro."""
-    return update_wrapper(partial(func, split=split), func)
+    return bound(func, split=split)

@@ -1,9 +1,10 @@
-"""Checks on the raw IMDB tables and the stratified train / validation split.
+"""Checks on the raw IMDB tables, clean splits, and the stratified train / validation split.
 
 Rows whose text is missing, not a string, or blank are dropped with a warning (the count and the
 first ids); every other problem (a missing split or column, a label outside {0, 1}, a missing or
 repeated id) is an error naming the split and the rows. The test table is checked the same way
-and otherwise passed through untouched: it is never sampled, split or used to fit anything.
+and otherwise passed through untouched: it is never sampled, split or used to fit anything
+(train is cleaned against it, never the other way round).
 """
 
 from __future__ import annotations
@@ -75,34 +76,56 @@ def check_reviews(table: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def validate_reviews(
-    imdb_raw: dict[str, pd.DataFrame], drop_test_overlap_from_train: bool
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Check both raw tables; report (and optionally drop) train reviews repeated in test.
+    imdb_raw: dict[str, pd.DataFrame], clean_splits: bool
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    """Check both raw tables and, with ``clean_splits``, clean train against test and itself.
 
-    IMDB's train and test share a few reviews verbatim. They are kept by default, as in the
-    published benchmark; ``drop_test_overlap_from_train`` removes them from train so that no
-    test review is ever trained or early-stopped on.
+    IMDB's train and test share a few reviews verbatim (123 in the full set), and train repeats
+    some texts (96 repeats). Clean splits drop every train review whose text is in test (so no
+    test review is trained or early-stopped on) and keep only the first of repeated train texts,
+    before the validation split is carved out (so no validation review is also trained on).
+    ``clean_splits=False`` keeps train as published; the counts are logged either way and
+    returned for the split report.
     """
     for split in ("train", "test"):
         if split not in imdb_raw:
             raise ValueError(f"imdb_raw has no '{split}' table (has {sorted(imdb_raw)})")
     train = check_reviews(imdb_raw["train"], "train")
     test = check_reviews(imdb_raw["test"], "test")
+    published = len(train)
 
-    shared = train["text"].isin(set(test["text"]))
-    if shared.any():
-        action = "dropping them from train" if drop_test_overlap_from_train else "keeping them"
-        # INFO, not a warning: keeping them is the configured default (the published split)
-        logger.info(
-            "IMDB: %d train review(s) also appear verbatim in test (train ids %s); %s "
-            "(parameter ingestion.drop_test_overlap_from_train)",
-            int(shared.sum()),
-            _first(train.loc[shared, "id"]),
+    in_test = train["text"].isin(set(test["text"]))
+    repeated = train["text"].duplicated(keep="first") & ~in_test
+    action = "dropping them" if clean_splits else "keeping them (ingestion.clean_splits is false)"
+    # dropping them is the configured default: reported at INFO; splits that share texts, WARNING
+    level = logging.INFO if clean_splits else logging.WARNING
+    if in_test.any():
+        logger.log(
+            level,
+            "IMDB: %d train review(s) also appear verbatim in test (train ids %s); %s",
+            int(in_test.sum()),
+            _first(train.loc[in_test, "id"]),
             action,
         )
-        if drop_test_overlap_from_train:
-            train = train.loc[~shared].reset_index(drop=True)
-    return train, test
+    if repeated.any():
+        logger.log(
+            level,
+            "IMDB: %d train review(s) repeat the text of an earlier train review (train ids "
+            "%s); %s",
+            int(repeated.sum()),
+            _first(train.loc[repeated, "id"]),
+            action,
+        )
+    if clean_splits:
+        train = train.loc[~(in_test | repeated)].reset_index(drop=True)
+    cleaning = {
+        "clean_splits": bool(clean_splits),
+        "train_published": published,
+        "train_in_test": int(in_test.sum()),
+        "train_repeated": int(repeated.sum()),
+        "train_dropped": published - len(train),
+    }
+    return train, test, cleaning
 
 
 def split_train_valid(
@@ -143,3 +166,30 @@ def split_train_valid(
         seed,
     )
     return kept, valid
+
+
+def split_report(
+    cleaning: dict[str, int],
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    test: pd.DataFrame,
+) -> dict[str, int | bool]:
+    """How many reviews each split has, what cleaning dropped, and what the splits still share.
+
+    With clean splits nothing is shared; on the published split the report says how much is
+    (texts of valid or test also in the kept train), with a warning.
+    """
+    train_texts = set(train["text"])
+    report = {
+        **cleaning,
+        "train": len(train),
+        "valid": len(valid),
+        "test": len(test),
+        "valid_in_train": int(valid["text"].isin(train_texts).sum()),
+        "test_in_train": int(test["text"].isin(train_texts).sum()),
+        "test_in_valid": int(test["text"].isin(set(valid["text"])).sum()),
+    }
+    shared = {key: report[key] for key in ("valid_in_train", "test_in_train", "test_in_valid")}
+    if any(shared.values()):
+        logger.warning("IMDB: the splits share review texts: %s", shared)
+    return report

@@ -2,17 +2,17 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import split_train_valid, validate_reviews
+from .nodes import split_report, split_train_valid, validate_reviews
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """``imdb_raw`` → ``train_reviews``, ``valid_reviews``, ``test_reviews``."""
+    """``imdb_raw`` → ``train_reviews``, ``valid_reviews``, ``test_reviews``, ``split_report``."""
     return Pipeline(
         [
             Node(
                 validate_reviews,
-                inputs=["imdb_raw", "params:ingestion.drop_test_overlap_from_train"],
-                outputs=["validated_train_reviews", "test_reviews"],
+                inputs=["imdb_raw", "params:ingestion.clean_splits"],
+                outputs=["validated_train_reviews", "test_reviews", "train_cleaning"],
                 name="validate_imdb_reviews",
             ),
             Node(
@@ -24,6 +24,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs=["train_reviews", "valid_reviews"],
                 name="split_train_valid",
+            ),
+            Node(
+                split_report,
+                inputs=["train_cleaning", "train_reviews", "valid_reviews", "test_reviews"],
+                outputs="split_report",
+                name="report_splits",
             ),
         ]
     )

@@ -9,6 +9,12 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from imdb_sentiment.calibration import (
+    TEMPERATURE_KEY,
+    calibration_report,
+    fit_temperature,
+    sigmoid,
+)
 from imdb_sentiment.errors import ExpectedFailure
 from imdb_sentiment.inference import resolve_device
 from imdb_sentiment.reporting import training_curves_figure
@@ -57,24 +63,40 @@ def train_sentiment_model(  # noqa: PLR0917 (a node: inputs by position)
             f"training stopped ({result.stop_reason}) before its first epoch ended: "
             "there is no model to keep"
         )
+    # the kept epoch's validation logits: the temperature that calibrates its probabilities
+    temperature = fit_temperature(result.best_valid_logits, valid_ids.labels)
+    valid_calibration = {
+        "temperature": temperature,
+        **calibration_report(
+            valid_ids.labels,
+            sigmoid(result.best_valid_logits),
+            sigmoid(result.best_valid_logits / temperature),
+        ),
+    }
     checkpoint = {
         **result.checkpoint,
         FINGERPRINT_KEY: vocabulary.fingerprint(),
         "max_length": train_config.max_length,
         "device": str(resolve_device(train_config.device)),
+        TEMPERATURE_KEY: temperature,
     }
     summary = {
         "stop_reason": result.stop_reason,
         "best_epoch": result.best_epoch,
         "best_valid_accuracy": result.best_valid_accuracy,
         "epochs_run": len(result.history),
+        "valid_calibration": valid_calibration,
     }
     logger.info(
-        "Training %s after %d epochs; best epoch %s, validation accuracy %.4f",
+        "Training %s after %d epochs; best epoch %s, validation accuracy %.4f; temperature "
+        "%.3f (validation ECE %.4f -> %.4f)",
         result.stop_reason,
         len(result.history),
         result.best_epoch,
         result.best_valid_accuracy,
+        temperature,
+        valid_calibration["ece_uncalibrated"],
+        valid_calibration["ece"],
     )
     return checkpoint, result.history, summary
 
@@ -111,6 +133,7 @@ def training_run_facts(
         "device": checkpoint.get("device"),
         "best_epoch": training_summary["best_epoch"],
         "stop_reason": training_summary["stop_reason"],
+        "temperature": checkpoint.get(TEMPERATURE_KEY),
     }
 
 
@@ -122,7 +145,7 @@ def plot_training_curves(history: list[dict]) -> Figure:
 def package_serving_model(
     checkpoint: dict, vocabulary: Vocabulary, threshold: float
 ) -> SentimentModel:
-    """The MLflow model: raw review text in, probability of positive and label out.
+    """The MLflow model: raw review text in, calibrated probability of positive and label out.
 
     It tokenizes as the vocabulary records and cuts reviews as training did, whatever the
     current parameters say.
