@@ -11,6 +11,7 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
 import imdb_sentiment  # noqa: F401 - sets OMP_WAIT_POLICY before any test module imports torch
+from imdb_sentiment.calibration import TEMPERATURE_KEY
 from imdb_sentiment.models import build_model, model_checkpoint
 from imdb_sentiment.models.cnn import CNNConfig
 from imdb_sentiment.serving import SentimentModel
@@ -84,8 +85,9 @@ TINY_VOCABULARY = Vocabulary(
 )
 
 
-def tiny_served_model(threshold: float | None = 0.5) -> SentimentModel:
-    """A small untrained CNN over a six-word vocabulary, served: fast, deterministic."""
+def tiny_served_model(threshold: float | None = 0.5, temperature: float = 1.0) -> SentimentModel:
+    """A small untrained CNN over a six-word vocabulary, served: fast, deterministic; its
+    probabilities calibrated by ``temperature`` as a trained checkpoint's are."""
     seed_everything(0)
     config = CNNConfig(filter_sizes=(2,), num_filters=3).for_data(
         vocab_size=len(TINY_VOCABULARY), embedding_dim=4, padding_idx=TINY_VOCABULARY.pad_index
@@ -96,5 +98,6 @@ def tiny_served_model(threshold: float | None = 0.5) -> SentimentModel:
         "best_valid_accuracy": 0.75,
         "best_epoch": 2,
         FINGERPRINT_KEY: TINY_VOCABULARY.fingerprint(),
+        TEMPERATURE_KEY: temperature,
     }
     return SentimentModel(checkpoint=checkpoint, vocabulary=TINY_VOCABULARY, threshold=threshold)

@@ -46,7 +46,7 @@ def test_rows_that_cannot_be_scored_are_left_out_and_listed(caplog) -> None:
 
 
 def test_probabilities_are_the_served_models_in_process_or_forked() -> None:
-    model = tiny_served_model()
+    model = tiny_served_model(temperature=2.5)  # calibrated, as every trained model is
     served = model.predict(None, pd.DataFrame({"text": WORDS}))
     for workers in (0, 1, 2):
         settings = PredictSettings(chunk_size=2, n_workers=workers, progress=False, batch_size=2)

@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 
+from imdb_sentiment.calibration import sigmoid
+from imdb_sentiment.inference import predict_probabilities
 from imdb_sentiment.serving import SentimentModel, pip_requirements, review_texts, unscorable_rows
 from tests.conftest import TINY_VOCABULARY, tiny_served_model
 
@@ -102,3 +104,20 @@ def test_the_served_model_pickles_without_its_network(served) -> None:
     restored.load_context(None)
     expected = served.predict(None, ["good film", "bad"])
     pd.testing.assert_frame_equal(restored.predict(None, ["good film", "bad"]), expected)
+
+
+def test_probabilities_are_calibrated_by_the_checkpoints_temperature() -> None:
+    texts = ["good film", "bad dull film", "GOOD good bad", "film"]
+    plain, calibrated = tiny_served_model(), tiny_served_model(temperature=2.5)
+    encoded = calibrated.encode(texts)
+    logits = calibrated.logits(encoded)
+    scored = calibrated.predict(None, texts)["probability"].to_numpy()
+    np.testing.assert_allclose(scored, sigmoid(logits / 2.5))
+    # the same weights, uncalibrated, are further from 0.5: the temperature flattens them
+    uncalibrated = plain.predict(None, texts)["probability"].to_numpy()
+    assert np.all(np.abs(scored - 0.5) < np.abs(uncalibrated - 0.5))
+    # what evaluate computes for the same reviews (inference.predict_probabilities)
+    evaluated = predict_probabilities(
+        calibrated._network, encoded, temperature=2.5, device="cpu", max_length=3
+    )
+    np.testing.assert_allclose(scored, evaluated, atol=1e-6)

@@ -152,21 +152,14 @@ class SentimentModel(mlflow.pyfunc.PythonModel):
         self, encoded: EncodedReviews, batch_size: int = SERVING_BATCH_SIZE, device: str = "cpu"
     ) -> np.ndarray:
         """The network's logits (float32), reviews cut at the checkpoint's ``max_length``."""
-        from imdb_sentiment.inference import (  # noqa: PLC0415 - torch only when scoring
-            predict_logits,
-            resolve_device,
-            tune_backend,
-        )
+        from imdb_sentiment.inference import model_logits  # noqa: PLC0415 - torch when scoring
 
         self._prepare()
-        target = resolve_device(device)
-        tune_backend(target)
-        self._network.to(target)
-        return predict_logits(
+        return model_logits(
             self._network,
             encoded,
-            target,
             batch_size=batch_size,
+            device=device,
             bf16=False,
             max_length=self.max_length,
         )
