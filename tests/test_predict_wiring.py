@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import pytest
 from kedro.framework.project import find_pipelines
@@ -39,6 +41,8 @@ def test_the_scoring_model_reads_the_files_training_writes() -> None:
         {"predict_source": "/data/new.csv"},
         {"model_uri": "models:/imdb-sentiment@champion"},
         {"model_uri": "runs:/0123/sentiment_model", "predict_source": "reviews/"},
+        # a session created in Python may pass a Path
+        {"predict_source": Path("/data/new.csv"), "extra_test_source": Path("/data/extra.csv")},
     ],
 )
 def test_predict_source_and_model_uri_are_accepted_from_the_command_line(runtime) -> None:

@@ -15,6 +15,7 @@ the nodes take plain dicts and build their settings themselves.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -187,7 +188,8 @@ def _check_runtime_source(  # noqa: PLR0917
             key, f"is read from `kedro run --params {key}=...` only, not from parameter files"
         )
     value = runtime_params[key]
-    if not isinstance(value, str) or not value.strip():
+    # a string from `--params`; a Path where a session is created in Python
+    if not isinstance(value, str | os.PathLike) or not str(value).strip():
         raise SettingsError(key, f"must be a path or URI, got {value!r}")
     source = (catalog.get(dataset) or {}).get(reading_field)
     if str(source) != str(value):
