@@ -329,3 +329,26 @@ def test_truncated_parquet_is_named(tmp_path: Path) -> None:
     path.write_bytes(content[: len(content) // 2])
     with pytest.raises(DatasetError, match=r"train\.parquet' is unreadable"):
         IMDBSourceDataset(source=str(folder)).load()
+
+
+def test_parquet_text_that_is_not_utf8_names_file_and_row(tmp_path: Path) -> None:
+    """A lone surrogate (UTF-8 cannot hold one, but a lax writer stores its bytes anyway)."""
+    folder = write_parquet_folder(tmp_path / "pq")
+    raw = [text.encode() for text in EXPECTED["train"]["text"]]
+    raw[2] = b"Dread" + "\ud800".encode("utf-8", "surrogatepass") + b"ful."
+    binary = pa.array(raw, type=pa.binary())
+    texts = pa.Array.from_buffers(pa.string(), len(binary), binary.buffers())  # not validated
+    table = pa.table({"text": texts, "label": pa.array(EXPECTED["train"]["label"].tolist())})
+    pq.write_table(table, folder / "train.parquet")
+
+    with pytest.raises(DatasetError, match=r"train\.parquet': the text at row 2 is not valid UTF"):
+        IMDBSourceDataset(source=str(folder), cache_dir=str(tmp_path / "cache")).load()
+
+
+def test_parquet_folder_leaves_no_cache_behind(tmp_path: Path, no_network: None) -> None:
+    """`datasets` would keep an Arrow copy of every parquet source it ever read."""
+    cache = tmp_path / "cache"
+    for name in ("one", "two"):
+        folder = write_parquet_folder(tmp_path / name)
+        assert_expected(IMDBSourceDataset(source=str(folder), cache_dir=str(cache)).load(), 100)
+    assert list(cache.iterdir()) == []

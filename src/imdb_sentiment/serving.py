@@ -65,7 +65,15 @@ def _values_of(model_input: Any) -> list[Any]:
     """The review values of a DataFrame's ``text`` column (or its only column), a mapping,
     records (one mapping per review), a Series, an array, a list or one string."""
     if isinstance(model_input, dict):
-        model_input = pd.DataFrame(model_input)
+        # the column itself: a DataFrame of it would be Arrow strings (pandas 3), which cannot
+        # hold a lone surrogate and fail without naming the row (the tokenizer names it)
+        if TEXT_COLUMN not in model_input and len(model_input) != 1:
+            raise MlflowException.invalid_parameter_value(
+                f"expected a '{TEXT_COLUMN}' column, got columns {list(model_input)}"
+            )
+        model_input = model_input.get(TEXT_COLUMN, next(iter(model_input.values())))
+        if isinstance(model_input, str):
+            model_input = [model_input]
     if isinstance(model_input, list | tuple) and model_input and isinstance(model_input[0], dict):
         model_input = pd.DataFrame.from_records(list(model_input))
     if isinstance(model_input, pd.DataFrame):

@@ -168,12 +168,28 @@ def _as_text_array(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> pa.Arra
         except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
             bad = next((row for row, text in enumerate(texts) if not isinstance(text, str)), "?")
             raise TypeError(f"tokenization: text at row {bad} is not a string") from error
+        except UnicodeEncodeError as error:
+            raise _not_unicode(texts) from error
     if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
         raise TypeError(f"tokenization: texts must be strings, got Arrow type {texts.type}")
     if texts.null_count:
         row = int(np.flatnonzero(np.asarray(texts.is_null()))[0])
         raise TypeError(f"tokenization: text at row {row} is missing (null), not a string")
     return texts.cast(pa.large_string())
+
+
+def _not_unicode(texts: Sequence[str]) -> ValueError:
+    """The error for texts of which one holds a lone surrogate (UTF-8 cannot encode it)."""
+    for row, text in enumerate(texts):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as bad:
+            return ValueError(
+                f"tokenization: the text at row {row} is not valid Unicode: character "
+                f"{bad.start} is a lone surrogate {text[bad.start]!r} (text starting "
+                f"{text[:40]!r}); decode the source with errors='replace' or fix it"
+            )
+    return ValueError("tokenization: a text is not valid Unicode")
 
 
 def tokenize_to_arrow(

@@ -28,7 +28,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import tarfile
+import tempfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +41,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
+
+from imdb_sentiment.atomic import make_temporary_dir
 
 logger = logging.getLogger(__name__)
 
@@ -173,17 +177,27 @@ def _load_parquet_folder(folder: Path, cache_dir: str | None) -> dict[str, pd.Da
         for file in files:
             _check_parquet_file(file)
         data_files[split] = [str(file) for file in files]
+    # datasets converts the files into an Arrow cache keyed by their paths and times: kept, it
+    # would grow by the size of the data with every new source. A private cache folder, removed
+    # once the frames are built, keeps nothing (a killed run's is removed by the next run).
+    scratch = make_temporary_dir(cache_dir or tempfile.gettempdir(), "parquet-cache")
     try:
-        with _hf_offline(True):
-            loaded = datasets.load_dataset("parquet", data_files=data_files, cache_dir=cache_dir)
-    except Exception as error:
-        listed = ", ".join(f for files in data_files.values() for f in files)
-        raise DatasetError(
-            f"Could not read the IMDB parquet files {listed}: {type(error).__name__}: {error}"
-        ) from error
-    return {
-        split: _hf_split_to_frame(loaded, split, ", ".join(data_files[split])) for split in SPLITS
-    }
+        try:
+            with _hf_offline(True):
+                loaded = datasets.load_dataset(
+                    "parquet", data_files=data_files, cache_dir=str(scratch)
+                )
+        except Exception as error:
+            listed = ", ".join(f for files in data_files.values() for f in files)
+            raise DatasetError(
+                f"Could not read the IMDB parquet files {listed}: {type(error).__name__}: {error}"
+            ) from error
+        return {
+            split: _hf_split_to_frame(loaded, split, ", ".join(data_files[split]))
+            for split in SPLITS
+        }
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _check_parquet_file(file: Path) -> None:
@@ -217,6 +231,40 @@ def _check_parquet_file(file: Path) -> None:
         raise DatasetError(
             f"IMDB parquet file '{file}': {len(bad)} label(s) outside {{0, 1}} ({rows})"
         )
+    _check_text_is_utf8(parquet, file)
+
+
+def _check_text_is_utf8(parquet: pq.ParquetFile, file: Path) -> None:
+    """Fail naming ``file`` and the row of a text that is not valid UTF-8.
+
+    Parquet strings must be UTF-8, but writers that skip the check can store, for example, a
+    lone surrogate; Arrow then fails deep inside ``datasets`` naming neither file nor row.
+    """
+    try:
+        texts = parquet.read(columns=["text"]).column("text")
+    except Exception as error:
+        raise DatasetError(f"IMDB parquet file '{file}' is corrupt: {error}") from error
+    start = 0
+    for chunk in texts.chunks:
+        try:
+            chunk.validate(full=True)
+        except pa.ArrowInvalid:
+            for offset, raw in enumerate(
+                chunk.view(
+                    pa.large_binary() if pa.types.is_large_string(chunk.type) else pa.binary()
+                ).to_pylist()
+            ):
+                try:
+                    if raw is not None:
+                        raw.decode("utf-8")
+                except UnicodeDecodeError as bad:
+                    context = raw[max(bad.start - 30, 0) : bad.end + 10]
+                    raise DatasetError(
+                        f"IMDB parquet file '{file}': the text at row {start + offset} is not "
+                        f"valid UTF-8 ({bad.reason} at byte {bad.start}, near {context!r}; a "
+                        "lone surrogate or a broken encoding): fix or drop that review"
+                    ) from None
+        start += len(chunk)
 
 
 def _hf_split_to_frame(loaded: Any, split: str, where: str) -> pd.DataFrame:
