@@ -6,7 +6,7 @@ import pytest
 from kedro.io import DatasetError
 
 from imdb_sentiment.dict_settings import SettingsError
-from imdb_sentiment.errors import ExpectedFailure, is_expected, short_report
+from imdb_sentiment.errors import ExpectedFailure, exception_chain, is_expected, short_report
 
 
 def raised(make) -> BaseException:
@@ -73,3 +73,21 @@ def test_the_report_is_two_lines_the_message_last_and_on_one_line() -> None:
     assert message == "DatasetError: model_checkpoint: No trained model at data/06_models"
     assert "tests/test_errors.py" in where
     assert "--verbose" in where
+
+
+def test_the_chain_leaves_out_a_suppressed_context_unless_asked() -> None:
+    def raised() -> BaseException:
+        try:
+            try:
+                raise OSError("disk I/O error")
+            except OSError:
+                raise RuntimeError("store failed") from None
+        except RuntimeError as error:
+            return error
+
+    error = raised()
+    assert [type(e) for e in exception_chain(error)] == [RuntimeError]
+    assert [type(e) for e in exception_chain(error, follow_suppressed=True)] == [
+        RuntimeError,
+        OSError,
+    ]

@@ -21,16 +21,19 @@ class ExpectedFailure(Exception):  # noqa: N818 - a marker mixed into errors, no
     """Mixed into an error class whose message names the problem and how to fix it."""
 
 
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    """``error`` and what caused it (``raise ... from``), outermost first."""
+def exception_chain(
+    error: BaseException, follow_suppressed: bool = False
+) -> Iterator[BaseException]:
+    """``error`` and what caused it (``raise ... from``, or the error being handled when it was
+    raised), outermost first. A context hidden by ``raise ... from None`` is left out unless
+    ``follow_suppressed`` (looking for a cause whatever the message shows)."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        current = current.__cause__ or (
-            None if current.__suppress_context__ else current.__context__
-        )
+        hidden = current.__suppress_context__ and not follow_suppressed
+        current = current.__cause__ or (None if hidden else current.__context__)
 
 
 def _is_dataset_refusal(error: BaseException) -> bool:
@@ -50,7 +53,9 @@ def is_expected(error: BaseException) -> bool:
     stopped early) or a dataset's own refusal with its message (``DatasetError``: no trained
     model, an unreachable source, a corrupt input) anywhere in the chain.
     """
-    return any(isinstance(e, ExpectedFailure) or _is_dataset_refusal(e) for e in _chain(error))
+    return any(
+        isinstance(e, ExpectedFailure) or _is_dataset_refusal(e) for e in exception_chain(error)
+    )
 
 
 def _raised_at(error: BaseException) -> str:
@@ -58,7 +63,7 @@ def _raised_at(error: BaseException) -> str:
     (where its message was written) over the library frames below it."""
     frames = [
         frame
-        for e in _chain(error)
+        for e in exception_chain(error)
         for frame in traceback.extract_tb(e.__traceback__)[-1:]
         if e.__traceback__ is not None
     ]
