@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from mlflow.exceptions import MlflowException
 
-from imdb_sentiment.serving import _texts_of
+from imdb_sentiment.serving import review_texts
 from imdb_sentiment.text import tokenize_to_arrow
 
 TEXTS = ["A fine film.", "bad \ud800 film"]  # a lone surrogate: no UTF-8 encoding exists
@@ -21,12 +22,14 @@ TEXTS = ["A fine film.", "bad \ud800 film"]  # a lone surrogate: no UTF-8 encodi
     ],
 )
 def test_a_lone_surrogate_in_serving_input_names_its_row(model_input) -> None:
-    texts = _texts_of(model_input)
+    texts = review_texts(model_input)
     assert texts == TEXTS
     with pytest.raises(ValueError, match=r"the text at row 1 is not valid Unicode"):
         tokenize_to_arrow(texts)
 
 
 def test_a_mapping_without_a_text_column_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"expected a 'text' column, got columns \['a', 'b'\]"):
-        _texts_of({"a": ["x"], "b": ["y"]})
+    with pytest.raises(
+        MlflowException, match=r"expected a 'text' column, got columns \['a', 'b'\]"
+    ):
+        review_texts({"a": ["x"], "b": ["y"]})

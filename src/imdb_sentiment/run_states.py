@@ -16,11 +16,12 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 from mlflow.entities import LoggedModelStatus, Run, RunStatus
 from mlflow.tracking import MlflowClient
+
+from imdb_sentiment.errors import exception_chain
 
 logger = logging.getLogger(__name__)
 
@@ -199,15 +200,6 @@ _SQLITE_FAILURES = (
 )
 
 
-def _exception_chain(error: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
 def sqlite_store_path(tracking_uri: str | None) -> Path | None:
     """The database file of a ``sqlite:///`` tracking URI (relative to the working folder)."""
     prefix = "sqlite:///"
@@ -222,7 +214,7 @@ def describe_store_failure(error: BaseException, tracking_uri: str | None) -> st
     store = sqlite_store_path(tracking_uri)
     if store is None:
         return None
-    for link in _exception_chain(error):
+    for link in exception_chain(error, follow_suppressed=True):
         text = str(link).lower()
         for phrase, meaning in _SQLITE_FAILURES:
             if phrase in text:

@@ -8,6 +8,11 @@ from imdb_sentiment.run_safety import (
     ProjectLockHooks,
     TrackingStoreErrorHooks,
 )
+from imdb_sentiment.third_party_noise import silence_third_party_noise
+
+# Kedro imports this module before it loads pipelines or configuration: the filters apply to
+# every command (run, viz, ipython, jupyter).
+silence_third_party_noise()
 
 HOOKS = (
     # parameter checks first: they refuse a bad configuration before the MLflow hooks name a run

@@ -2,7 +2,7 @@
 
 The same loop runs alone or as one of several data-parallel replicas (:class:`Replica`: DDP,
 set up by a launcher such as :mod:`imdb_sentiment.distributed` on Ray). Torch + numpy only
-(tqdm is used when installed). Never sees the test split.
+(a progress bar or log lines). Never sees the test split.
 """
 
 from __future__ import annotations
@@ -36,12 +36,8 @@ from imdb_sentiment.models import (
     config_from_params,
     model_checkpoint,
 )
+from imdb_sentiment.progress import Progress
 from imdb_sentiment.sequences import EncodedReviews
-
-try:  # optional: a progress bar per epoch
-    from tqdm.auto import tqdm
-except ImportError:  # pragma: no cover - exercised where tqdm is absent
-    tqdm = None
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +65,10 @@ class TrainConfig(DictSettings):
     max_length: int | None = None
     pool_batches: int = 100
     eval_batch_size: int = 256
+    # a bar on a terminal; elsewhere a log line every log_every_seconds or log_every_batches
     progress: bool = True
+    log_every_seconds: float | None = 30.0
+    log_every_batches: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience", "pool_batches", "eval_batch_size"):
@@ -84,6 +83,14 @@ class TrainConfig(DictSettings):
             raise SettingsError("grad_clip", f"must be > 0 or null, got {self.grad_clip}")
         if self.max_length is not None and self.max_length < 1:
             raise SettingsError("max_length", f"must be >= 1 or null, got {self.max_length}")
+        if self.log_every_seconds is not None and not self.log_every_seconds > 0:
+            raise SettingsError(
+                "log_every_seconds", f"must be > 0 or null, got {self.log_every_seconds}"
+            )
+        if self.log_every_batches is not None and self.log_every_batches < 1:
+            raise SettingsError(
+                "log_every_batches", f"must be >= 1 or null, got {self.log_every_batches}"
+            )
 
 
 def settings_from_params(
@@ -204,13 +211,14 @@ def train_one_epoch(
     *,
     device: torch.device,
     config: TrainConfig,
-    bar: Any = None,
+    progress: Progress | None = None,
     replica: Replica = ALONE,
 ) -> EpochTotals:
     """One optimiser step per batch: pad, copy, forward (bf16 autocast on CUDA), clip, step.
 
-    The running loss is read back (a host sync) every batch on the CPU and every 25 on a GPU;
-    as a replica, the totals are summed over all replicas then, so they stop together.
+    The running loss is read back (a host sync) every batch on the CPU and every 25 on a GPU,
+    and reported to ``progress`` then; as a replica, the totals are summed over all replicas
+    then, so they stop together.
     """
     check_every = 1 if device.type == "cpu" else 25
     pad_index = unwrapped(model).config.padding_idx
@@ -239,9 +247,8 @@ def train_one_epoch(
             if not math.isfinite(running):
                 totals.finite = False
                 return totals
-            if bar is not None:
-                bar.update(totals.seen - bar.n)
-                bar.set_postfix(loss=f"{running:.4f}", acc=f"{totals.correct / totals.seen:.4f}")
+            if progress is not None:
+                progress.update(totals.seen, step, loss=running, acc=totals.correct / totals.seen)
     return totals
 
 
@@ -298,6 +305,9 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     case the best model so far is returned in ``checkpoint``. ``on_new_best(epoch, state,
     valid_logits)`` is called with the (CPU) weights and the validation logits of each new best
     epoch, before ``on_epoch_end``.
+
+    ``on_epoch_end`` gets each epoch's record as it ends (the history's, plus ``best_epoch``,
+    ``best_valid_accuracy`` and ``best_valid_loss`` so far), e.g. to log it to MLflow live.
     ``replica``: run as one of several data-parallel copies (see :class:`Replica`).
     """
     _check_split("train", train)
@@ -317,7 +327,6 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     loss_fn = nn.BCEWithLogitsLoss()
     rng = np.random.default_rng(config.seed)
     valid_batches = bucket_batches(valid.lengths, config.eval_batch_size)
-    show_progress = config.progress and tqdm is not None and replica.rank == 0
     logger.info(
         "training on %s%s (bf16 %s): %d train, %d valid reviews, %d parameters",
         device,
@@ -332,24 +341,25 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     best_state: dict[str, torch.Tensor] | None = None
     best_epoch: int | None = None
     best_accuracy: float | None = None
+    best_loss: float | None = None
     best_logits: np.ndarray | None = None
     stale_epochs = 0
     stop_reason = "completed"
-    bar = None
+    progress: Progress | None = None
     try:
         for epoch in range(1, config.epochs + 1):
             started = time.perf_counter()
             batches = replica.share(
                 bucket_batches(train.lengths, config.batch_size, rng, config.pool_batches)
             )
-            if show_progress:
-                # disable=None: no bar when the output is not a terminal (CI logs, files)
-                bar = tqdm(
-                    total=len(train),
-                    desc=f"epoch {epoch}/{config.epochs}",
-                    unit="rev",
-                    disable=None,
-                )
+            progress = Progress(
+                len(train),
+                f"epoch {epoch}/{config.epochs}",
+                enabled=config.progress and replica.rank == 0,
+                every_seconds=config.log_every_seconds,
+                every_steps=config.log_every_batches,
+                log=logger,
+            )
             totals = train_one_epoch(
                 stepped,
                 optimizer,
@@ -358,12 +368,11 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
                 batches,
                 device=device,
                 config=config,
-                bar=bar,
+                progress=progress,
                 replica=replica,
             )
-            if bar is not None:
-                bar.close()
-                bar = None
+            progress.close()
+            progress = None
             if not totals.finite:
                 stop_reason = "nan_loss"
                 logger.error(
@@ -410,7 +419,12 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
                 record["seconds"],
             )
             if best_accuracy is None or valid_accuracy > best_accuracy:
-                best_accuracy, best_epoch, stale_epochs = valid_accuracy, epoch, 0
+                best_accuracy, best_loss, best_epoch, stale_epochs = (
+                    valid_accuracy,
+                    valid_loss,
+                    epoch,
+                    0,
+                )
                 best_logits = valid_logits
                 best_state = {
                     k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
@@ -420,7 +434,14 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
             else:
                 stale_epochs += 1
             if on_epoch_end is not None:
-                on_epoch_end(dict(record))
+                on_epoch_end(
+                    {
+                        **record,
+                        "best_epoch": best_epoch,
+                        "best_valid_accuracy": best_accuracy,
+                        "best_valid_loss": best_loss,
+                    }
+                )
             if stale_epochs >= config.patience:
                 stop_reason = "early_stopping"
                 logger.info(
@@ -434,8 +455,8 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
         stop_reason = "interrupted"
         logger.warning("training interrupted; keeping the best model so far (epoch %s)", best_epoch)
     finally:
-        if bar is not None:
-            bar.close()
+        if progress is not None:
+            progress.close()
 
     return training_result(
         model,

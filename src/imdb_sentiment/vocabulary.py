@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from imdb_sentiment.batches import Batches, Parts, as_batches
+from imdb_sentiment.errors import ExpectedFailure
 from imdb_sentiment.sequences import EncodedReviews
 from imdb_sentiment.text import TokenizerConfig
 
@@ -306,11 +307,15 @@ def encode_review_batches(
     )
 
 
+class VocabularyMismatchError(ValueError, ExpectedFailure):
+    """A model trained with another vocabulary than the one it is given."""
+
+
 def check_model_vocabulary(checkpoint: dict[str, Any], vocabulary: Vocabulary) -> None:
     """Refuse a checkpoint trained on another vocabulary (same size or not)."""
     trained_with = checkpoint.get(FINGERPRINT_KEY)
     if trained_with is not None and trained_with != vocabulary.fingerprint():
-        raise ValueError(
+        raise VocabularyMismatchError(
             "the stored model was trained with another vocabulary than "
             "data/03_primary/vocabulary.json (the features were rebuilt since, e.g. with another "
             "--env or data source): retrain with `kedro run`, or rebuild the features the model "

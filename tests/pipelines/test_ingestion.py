@@ -128,6 +128,8 @@ def test_overlap_reported_and_optionally_dropped(caplog: pytest.LogCaptureFixtur
         kept, test_out, cleaning = validate_reviews({"train": train, "test": test}, False)
     assert "2 train review(s) also appear verbatim in test" in caplog.text
     assert "keeping them" in caplog.text
+    # splits left sharing texts are warned about
+    assert all(r.levelno == logging.WARNING for r in caplog.records if "verbatim" in r.message)
     assert len(frame(kept)) == 8
     assert cleaning["train_in_test"] == 2 and cleaning["train_dropped"] == 0
     pd.testing.assert_frame_equal(frame(test_out), test)
@@ -155,7 +157,7 @@ def test_repeated_train_texts_keep_the_first(caplog: pytest.LogCaptureFixture) -
     test.loc[1, "text"] = train.loc[6, "text"]  # review 6 (and its repeat 7) are in test
     # read 3 rows at a time: the repeats are found across batches
     sources = {"train": as_batches(train, batch_rows=3), "test": as_batches(test, batch_rows=1)}
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         kept, _, cleaning = validate_reviews(sources, True)
     assert frame(kept)["id"].tolist() == [0, 1, 2, 4]
     assert cleaning["train_in_test"] == 2 and cleaning["train_repeated"] == 2
@@ -163,6 +165,8 @@ def test_repeated_train_texts_keep_the_first(caplog: pytest.LogCaptureFixture) -
     assert "2 train review(s) repeat the text of an earlier train review (train ids 3, 5)" in (
         caplog.text
     )
+    # dropping them is the configured default: reported, not warned about
+    assert all(r.levelno == logging.INFO for r in caplog.records if "train review(s)" in r.message)
     published, _, cleaning = validate_reviews(sources, False)
     assert len(frame(published)) == 8 and cleaning["train_dropped"] == 0
 

@@ -96,15 +96,19 @@ def validate_reviews(
     in_test = train["text_key"].isin(set(test["text_key"]))
     repeated = train["text_key"].duplicated(keep="first") & ~in_test
     action = "dropping them" if clean_splits else "keeping them (ingestion.clean_splits is false)"
+    # dropping them is the configured default: reported at INFO; splits that share texts, WARNING
+    level = logging.INFO if clean_splits else logging.WARNING
     if in_test.any():
-        logger.warning(
+        logger.log(
+            level,
             "IMDB: %d train review(s) also appear verbatim in test (train ids %s); %s",
             int(in_test.sum()),
             _first(train.loc[in_test, "id"]),
             action,
         )
     if repeated.any():
-        logger.warning(
+        logger.log(
+            level,
             "IMDB: %d train review(s) repeat the text of an earlier train review (train ids "
             "%s); %s",
             int(repeated.sum()),
