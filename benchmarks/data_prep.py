@@ -46,6 +46,16 @@ def _memory_bytes(pid: int) -> tuple[int, int]:
         return 0, 0
 
 
+def _cpu_seconds_of(pid: int) -> float:
+    """User + system CPU time of one process so far (its reaped children not included)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _children(pid: int) -> list[int]:
     """Direct children of ``pid`` (Linux /proc)."""
     found: list[int] = []
@@ -59,29 +69,43 @@ def _children(pid: int) -> list[int]:
 
 
 class TreeRssSampler:
-    """Samples the summed RSS and PSS of this process and its descendants; keeps the peaks.
+    """Samples the summed RSS and PSS of a process (this one by default) and its descendants;
+    keeps the peaks.
 
     Forked workers share the parent's pages: the RSS sum counts those once per process
-    (an upper bound), the PSS sum splits them (what the tree really holds).
+    (an upper bound), the PSS sum splits them (what the tree really holds). ``cpu_seconds`` is
+    the CPU time of every process seen in the tree, as of its last sample (a measure of work
+    that, unlike wall time, does not grow with other jobs' load).
     """
 
-    def __init__(self, interval_s: float = 0.05) -> None:
+    def __init__(self, interval_s: float = 0.05, root_pid: int | None = None) -> None:
         self.interval_s = interval_s
+        self.root_pid = root_pid or os.getpid()
         self.peak_bytes = 0
         self.peak_pss_bytes = 0
+        self.last_bytes = self.last_pss_bytes = 0
+        self._cpu_by_pid: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> None:
         rss = pss = 0
-        todo = [os.getpid()]
+        todo = [self.root_pid]
         while todo:
             pid = todo.pop()
             one_rss, one_pss = _memory_bytes(pid)
             rss, pss = rss + one_rss, pss + one_pss
+            cpu = _cpu_seconds_of(pid)
+            self._cpu_by_pid[pid] = max(self._cpu_by_pid.get(pid, 0.0), cpu)
             todo.extend(_children(pid))
+        self.last_bytes, self.last_pss_bytes = rss, pss
         self.peak_bytes = max(self.peak_bytes, rss)
         self.peak_pss_bytes = max(self.peak_pss_bytes, pss)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU seconds of the processes seen in the tree so far."""
+        return sum(list(self._cpu_by_pid.values()))
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -11,7 +11,14 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
 import imdb_sentiment  # noqa: F401 - sets OMP_WAIT_POLICY before any test module imports torch
+from imdb_sentiment.calibration import TEMPERATURE_KEY
+from imdb_sentiment.models import build_model, model_checkpoint
+from imdb_sentiment.models.cnn import CNNConfig
+from imdb_sentiment.serving import SentimentModel
 from imdb_sentiment.settings import CONFIG_LOADER_ARGS
+from imdb_sentiment.text import TokenizerConfig
+from imdb_sentiment.training import seed_everything
+from imdb_sentiment.vocabulary import FINGERPRINT_KEY, Vocabulary
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 COPIED = ("src", "conf", "pyproject.toml", ".telemetry", "data/01_raw/imdb_sample")
@@ -70,3 +77,27 @@ def project_config(env: str = "base", runtime_params: dict | None = None) -> Ome
 def project_catalog() -> DataCatalog:
     """The base catalog (datasets are created, nothing is read)."""
     return DataCatalog.from_config(project_config()["catalog"])
+
+
+TINY_VOCABULARY = Vocabulary(
+    itos=("<pad>", "<unk>", "good", "bad", "film", "dull"),
+    tokenization=TokenizerConfig("blank:en", lowercase=True),
+)
+
+
+def tiny_served_model(threshold: float | None = 0.5, temperature: float = 1.0) -> SentimentModel:
+    """A small untrained CNN over a six-word vocabulary, served: fast, deterministic; its
+    probabilities calibrated by ``temperature`` as a trained checkpoint's are."""
+    seed_everything(0)
+    config = CNNConfig(filter_sizes=(2,), num_filters=3).for_data(
+        vocab_size=len(TINY_VOCABULARY), embedding_dim=4, padding_idx=TINY_VOCABULARY.pad_index
+    )
+    checkpoint = {
+        **model_checkpoint(build_model(config)),
+        "max_length": 3,
+        "best_valid_accuracy": 0.75,
+        "best_epoch": 2,
+        FINGERPRINT_KEY: TINY_VOCABULARY.fingerprint(),
+        TEMPERATURE_KEY: temperature,
+    }
+    return SentimentModel(checkpoint=checkpoint, vocabulary=TINY_VOCABULARY, threshold=threshold)

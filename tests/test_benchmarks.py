@@ -19,13 +19,19 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import baseline_reference  # noqa: E402
 import device_check  # noqa: E402
 import make_device_features  # noqa: E402
+import ray_overhead  # noqa: E402
 
 from imdb_sentiment.datasets.vocabulary import VocabularyDataset  # noqa: E402
 from imdb_sentiment.embeddings import embedding_matrix  # noqa: E402
 from imdb_sentiment.glove import load_package_vectors  # noqa: E402
 from imdb_sentiment.models import build_model  # noqa: E402
 from imdb_sentiment.text import TokenizerConfig, tokenize  # noqa: E402
-from imdb_sentiment.vocabulary import Vocabulary, encode_reviews, token_lists  # noqa: E402
+from imdb_sentiment.vocabulary import (  # noqa: E402
+    Vocabulary,
+    encode_reviews,
+    token_counts,
+    token_lists,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +69,7 @@ def model_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tokens = {name: _tokens(frame) for name, frame in splits.items()}
     train_lists = token_lists(tokens["train"], "train_tokens")
     vocabulary = Vocabulary.build(train_lists, max_size=2000)
-    matrix, _ = embedding_matrix(vocabulary, load_package_vectors(), train_lists)
+    matrix, _ = embedding_matrix(vocabulary, load_package_vectors(), token_counts(train_lists))
     folder = tmp_path_factory.mktemp("model_input")
     np.save(folder / "embedding_matrix.npy", matrix)
     VocabularyDataset(filepath=str(folder / "vocabulary.json")).save(vocabulary)
@@ -268,3 +274,15 @@ def test_baselines_benchmark_times_both_baselines_on_real_tokens(tmp_path: Path)
         figures = results["baselines"][name]
         assert figures["fit_seconds"] > 0 and figures["test_score_seconds"] > 0
         assert figures["test_accuracy"] > 0.6  # 400 real reviews: above chance
+
+
+def test_ray_overhead_measures_a_run(model_input: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One measured run of benchmarks/ray_overhead.py (the single-process side: the Ray side is
+    tests/e2e/test_ray_training.py's) on small real features."""
+    monkeypatch.setattr(ray_overhead, "FEATURES", model_input)
+    measured = ray_overhead._measure(
+        {**ray_overhead.SETTINGS, "epochs": 2, "batch_size": 16, "model.bilstm.hidden_dim": 8}
+    )
+    assert len(measured["epoch_s"]) == 2 and measured["best_epoch"] in {1, 2}
+    assert 0 < sum(measured["epoch_s"]) <= measured["wall_s"]
+    assert 0.0 <= measured["test_accuracy"] <= 1.0

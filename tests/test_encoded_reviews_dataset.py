@@ -13,6 +13,8 @@ from imdb_sentiment.datasets.encoded_reviews import EncodedReviewsDataset
 from imdb_sentiment.datasets.numpy_array import NumpyArrayDataset
 from imdb_sentiment.sequences import EncodedReviews
 
+ARRAYS = ("ids", "offsets", "labels", "review_ids")
+
 
 def _encoded() -> EncodedReviews:
     return EncodedReviews.from_lists(
@@ -62,6 +64,48 @@ def test_failed_save_keeps_the_previous_file(tmp_path: Path) -> None:
         dataset.save({"ids": [1, 2]})
     _assert_same(dataset.load(), _encoded())
     assert "test_ids.npz" in str(dataset)
+
+
+def _parts() -> list[EncodedReviews]:
+    """``_encoded()`` in three consecutive parts, one of them empty."""
+    return [
+        EncodedReviews.from_lists([[2, 3, 1]], labels=[1], review_ids=[40]),
+        EncodedReviews.from_lists([], labels=[], review_ids=[]),
+        EncodedReviews.from_lists([[], [7]], labels=[0, 1], review_ids=[41, 99]),
+    ]
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_parts_are_saved_as_one_whole(tmp_path: Path, compressed: bool) -> None:
+    dataset = EncodedReviewsDataset(filepath=str(tmp_path / "ids.npz"), compressed=compressed)
+    dataset.save(iter(_parts()))
+    _assert_same(dataset.load(), _encoded())
+    _assert_same(EncodedReviews.concatenate(_parts()), _encoded())
+    # the same arrays as numpy's own writer gives for the whole
+    writer = np.savez_compressed if compressed else np.savez
+    writer(tmp_path / "numpy.npz", **{f: getattr(_encoded(), f) for f in ARRAYS})
+    with np.load(tmp_path / "ids.npz") as ours, np.load(tmp_path / "numpy.npz") as theirs:
+        assert sorted(ours.files) == sorted(theirs.files)
+        for name in ARRAYS:
+            np.testing.assert_array_equal(ours[name], theirs[name])
+            assert ours[name].dtype == theirs[name].dtype
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ids.npz", "numpy.npz"]
+
+
+def test_a_failing_part_keeps_the_previous_file(tmp_path: Path) -> None:
+    dataset = EncodedReviewsDataset(filepath=str(tmp_path / "train_ids.npz"))
+    dataset.save(_encoded())
+
+    def failing():
+        yield from _parts()[:2]
+        raise ValueError("train_tokens: label 2 at row 3")
+
+    with pytest.raises(DatasetError, match="label 2 at row 3"):
+        dataset.save(failing())
+    with pytest.raises(DatasetError, match="got a part of type list"):
+        dataset.save([_parts()[0], [1, 2]])
+    _assert_same(dataset.load(), _encoded())
+    assert [p.name for p in tmp_path.iterdir()] == ["train_ids.npz"]
 
 
 def test_numpy_array_dataset_round_trip_and_errors(tmp_path: Path) -> None:

@@ -137,11 +137,12 @@ def test_row_of_wrong_width_names_file_and_line(
         load_glove(str(path), 50)
 
 
+@pytest.mark.parametrize("value", ["abc", "nan", "inf", "-inf"])
 def test_value_that_is_not_a_number_names_the_line(
-    sample: tuple[list[str], np.ndarray], tmp_path: Path
+    sample: tuple[list[str], np.ndarray], tmp_path: Path, value: str
 ) -> None:
     lines = glove_text(*sample).decode().splitlines()
-    lines[200] = lines[200].rsplit(" ", 1)[0] + " abc"
+    lines[200] = lines[200].rsplit(" ", 1)[0] + f" {value}"
     path = tmp_path / "vectors.txt"
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(GloVeFormatError, match=r"vectors\.txt: line 201"):
@@ -373,3 +374,23 @@ def test_full_catalog_takes_glove_source_from_runtime_params(
     assert loaded.dim == 100
     assert loaded.source == str(txt)
     np.testing.assert_array_equal(loaded.vectors[:, 50:], -vectors)
+
+
+def test_a_zip_damaged_in_the_middle_names_the_file_and_the_member(
+    sample: tuple[list[str], np.ndarray], tmp_path: Path
+) -> None:
+    words, vectors = sample
+    text = glove_text(words * 40, np.tile(vectors, (40, 1)))  # several deflate blocks
+    zipped = tmp_path / "glove.6B.zip"
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("glove.6B.50d.txt", text)
+    damaged = bytearray(zipped.read_bytes())
+    middle = len(damaged) // 2
+    damaged[middle : middle + 64] = bytes(64)  # zeros over 64 bytes of the compressed stream
+    zipped.write_bytes(bytes(damaged))
+
+    with pytest.raises(GloVeFormatError) as raised:
+        load_glove(str(zipped), 50)
+    message = str(raised.value)
+    assert f"GloVe zip {zipped} is damaged" in message
+    assert "member glove.6B.50d.txt" in message

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 
 import mlflow
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from kedro.runner import SequentialRunner
 
 from imdb_sentiment.dict_settings import SettingsError
-from imdb_sentiment.hooks import CHECKPOINT_DATASET, MlflowRunHooks, describe_run
+from imdb_sentiment.hooks import (
+    CHECKPOINT_DATASET,
+    MlflowRunHooks,
+    RunDescription,
+    _runner_name,
+    describe_run,
+)
 from imdb_sentiment.parameters import validate_parameters
-from tests.conftest import copy_project, project_config
+from imdb_sentiment.pipelines.training import create_pipeline as training_pipeline
+from tests.conftest import PROJECT_ROOT, copy_project, project_config
 from tests.e2e.kedro_runs import inside, nested
 
 MODEL = {
@@ -195,3 +204,57 @@ def test_a_pipeline_that_neither_finished_nor_failed_is_marked_killed(tracking) 
     hooks.after_pipeline_run()
     hooks.end_unfinished_run()
     assert mlflow.active_run().info.run_id == finished.info.run_id  # left to kedro-mlflow
+
+
+def test_run_names_show_epochs_source_and_size_of_training_runs() -> None:
+    description = RunDescription(
+        pipelines=["all"],
+        env="local",
+        model="bilstm-1x64-max_mean",
+        epochs=8,
+        source="data/01_raw/imdb_sample",
+        started=datetime(2026, 11, 27, 12, 30, 5),
+    )
+    assert description.name() == (
+        "all · local · bilstm-1x64-max_mean · 8 epochs · imdb_sample · 11-27 12:30:05"
+    )
+    description.sizes.update(test=2000, train=4050)
+    assert "· imdb_sample 4,050 train ·" in description.name()
+
+
+def test_the_runner_tag_is_its_class_name() -> None:
+    assert _runner_name("<kedro.runner.sequential_runner.SequentialRunner object at 0x7f>") == (
+        "SequentialRunner"
+    )
+    assert _runner_name(SequentialRunner()) == "SequentialRunner"
+
+
+def test_a_run_that_trains_refuses_a_model_uri() -> None:
+    hooks = MlflowRunHooks()
+    with pytest.raises(SettingsError, match="model_uri: is for evaluate and predict"):
+        hooks.before_pipeline_run(
+            {"runtime_params": {"model_uri": "models:/imdb-sentiment@champion"}},
+            training_pipeline(),
+        )
+
+
+def test_runs_are_tagged_with_split_sizes_git_commit_and_renamed_by_size(tracking) -> None:
+    hooks = MlflowRunHooks()
+    hooks._training_params = {"model": MODEL, "epochs": 3}
+    hooks._data_source = "data/01_raw/imdb_sample"
+    hooks._project_path = PROJECT_ROOT
+    while mlflow.active_run() is not None:  # left open on purpose by the test above
+        mlflow.end_run()
+    with mlflow.start_run() as run:
+        hooks.before_pipeline_run({"pipeline_names": ["training"], "runtime_params": {}})
+        hooks.after_dataset_loaded("train_ids", list(range(40)))
+        hooks.after_dataset_saved("valid_ids", list(range(5)))
+        hooks.after_pipeline_run()
+    tags = tracking.get_run(run.info.run_id).data.tags
+    assert (tags["size.train"], tags["size.valid"]) == ("40", "5")
+    assert tags["data_source"] == "data/01_raw/imdb_sample"
+    assert tags["mlflow.runName"].startswith("training · base · bilstm-1x64-max_mean · imdb")
+    assert "imdb_sample 40 train" in tags["mlflow.runName"]
+    if (PROJECT_ROOT / ".git").exists():
+        assert len(tags["git_commit"]) == 40
+        assert tags["git_dirty"] in {"true", "false"}

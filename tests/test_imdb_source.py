@@ -15,7 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 from kedro.io import DatasetError
 
+from imdb_sentiment.batches import Batches
 from imdb_sentiment.datasets.imdb_source import IMDBSourceDataset
+from imdb_sentiment.reviews import REVIEW_SCHEMA
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = PROJECT_ROOT / "data" / "01_raw" / "imdb_sample"
@@ -116,12 +118,12 @@ def write_parquet_folder(root: Path, with_id: bool = True) -> Path:
     return root
 
 
-def assert_expected(loaded: dict[str, pd.DataFrame], id_offset: int = 0) -> None:
+def assert_expected(loaded: dict[str, Batches], id_offset: int = 0) -> None:
     assert set(loaded) == {"train", "test"}
     for split, expected in EXPECTED.items():
-        frame = loaded[split]
-        assert list(frame.columns) == ["id", "text", "label"]
-        assert frame["id"].dtype == "int64" and frame["label"].dtype == "int64"
+        assert loaded[split].schema == REVIEW_SCHEMA
+        assert loaded[split].num_rows == len(expected)
+        frame = loaded[split].to_pandas()
         want = expected.assign(id=expected["id"] + id_offset)
         pd.testing.assert_frame_equal(frame, want, check_dtype=False)
 
@@ -170,7 +172,7 @@ def test_parquet_repeated_ids_replaced_by_row_numbers(
     )
     with caplog.at_level(logging.WARNING):
         loaded = IMDBSourceDataset(source=str(folder), cache_dir=str(tmp_path / "c")).load()
-    assert loaded["train"]["id"].tolist() == [0, 1, 2, 3]
+    assert loaded["train"].column("id").to_pylist() == [0, 1, 2, 3]
     assert "not a unique integer key" in caplog.text and "train.parquet" in caplog.text
 
 
@@ -194,13 +196,17 @@ def test_parquet_shards_in_hub_layout(tmp_path: Path, no_network: None) -> None:
     write_parquet(folder / "unsupervised-00000-of-00001.parquet", {"text": ["x"], "label": [-1]})
     loaded = IMDBSourceDataset(source=str(tmp_path / "snapshot"), cache_dir=str(tmp_path / "c"))
     assert_expected(loaded.load())
+    # read a review at a time: the same rows, row numbers running on across the files
+    one_by_one = IMDBSourceDataset(source=str(tmp_path / "snapshot"), batch_rows=1).load()
+    assert [len(batch) for batch in one_by_one["train"]] == [1, 1, 1, 1]
+    assert_expected(one_by_one)
 
 
 def test_bundled_sample(no_network: None, tmp_path: Path) -> None:
     """The committed sample: 4,500 + 2,000 balanced reviews in at most 5 MB."""
     loaded = IMDBSourceDataset(source=str(SAMPLE), cache_dir=str(tmp_path / "c")).load()
     for split, size in (("train", 4500), ("test", 2000)):
-        frame = loaded[split]
+        frame = loaded[split].to_pandas()
         assert len(frame) == size
         assert frame["label"].value_counts().to_dict() == {0: size // 2, 1: size // 2}
         assert frame["id"].is_unique
@@ -329,3 +335,26 @@ def test_truncated_parquet_is_named(tmp_path: Path) -> None:
     path.write_bytes(content[: len(content) // 2])
     with pytest.raises(DatasetError, match=r"train\.parquet' is unreadable"):
         IMDBSourceDataset(source=str(folder)).load()
+
+
+def test_parquet_text_that_is_not_utf8_names_file_and_row(tmp_path: Path) -> None:
+    """A lone surrogate (UTF-8 cannot hold one, but a lax writer stores its bytes anyway)."""
+    folder = write_parquet_folder(tmp_path / "pq")
+    raw = [text.encode() for text in EXPECTED["train"]["text"]]
+    raw[2] = b"Dread" + "\ud800".encode("utf-8", "surrogatepass") + b"ful."
+    binary = pa.array(raw, type=pa.binary())
+    texts = pa.Array.from_buffers(pa.string(), len(binary), binary.buffers())  # not validated
+    table = pa.table({"text": texts, "label": pa.array(EXPECTED["train"]["label"].tolist())})
+    pq.write_table(table, folder / "train.parquet")
+
+    with pytest.raises(DatasetError, match=r"train\.parquet': the text at row 2 is not valid UTF"):
+        IMDBSourceDataset(source=str(folder), cache_dir=str(tmp_path / "cache")).load()
+
+
+def test_parquet_folder_leaves_no_cache_behind(tmp_path: Path, no_network: None) -> None:
+    """Nothing of a parquet source is kept (`datasets` would keep an Arrow copy of each)."""
+    cache = tmp_path / "cache"
+    for name in ("one", "two"):
+        folder = write_parquet_folder(tmp_path / name)
+        assert_expected(IMDBSourceDataset(source=str(folder), cache_dir=str(cache)).load(), 100)
+    assert not cache.exists() or list(cache.iterdir()) == []  # pyarrow reads them, no cache

@@ -162,3 +162,8 @@ def test_pool_ends_when_the_host_makes_forked_children_ignore_sigterm() -> None:
         pytest.fail("tokenize hung: a pool worker ignored the SIGTERM of the pool's exit")
     assert process.returncode == 0, output
     assert "finished" in output
+
+
+def test_a_lone_surrogate_names_its_row() -> None:
+    with pytest.raises(ValueError, match=r"row 1 is not valid Unicode: character 4 is a lone"):
+        tokenize_to_arrow(["fine", "bad \ud800 text", "fine too"])

@@ -166,7 +166,12 @@ def test_ctrl_c_during_an_epoch_is_caught(data):
             threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
 
     big = synthetic(1000, seed=3)
-    result = train_model(big, data[1], embedding(), MODEL, config(epochs=50), interrupt_soon)
+    # as in a terminal, even where pytest runs as a background job (which ignores SIGINT)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result = train_model(big, data[1], embedding(), MODEL, config(epochs=50), interrupt_soon)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert result.stop_reason == "interrupted"
     assert 1 <= len(result.history) < 50
     assert result.checkpoint is not None

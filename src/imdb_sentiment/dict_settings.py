@@ -14,8 +14,10 @@ import types
 from collections.abc import Mapping
 from typing import Any, Literal, Self, Union, get_args, get_origin, get_type_hints
 
+from imdb_sentiment.errors import ExpectedFailure
 
-class SettingsError(ValueError):
+
+class SettingsError(ValueError, ExpectedFailure):
     """A setting that is unknown, missing or out of range, named by its dotted key."""
 
     def __init__(self, key: str, problem: str) -> None:

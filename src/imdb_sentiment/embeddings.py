@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from imdb_sentiment.glove import GloVeVectors
-from imdb_sentiment.vocabulary import Vocabulary, token_counts
+from imdb_sentiment.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ def glove_rows(words: list[str], index: dict[str, int], lowercase_fallback: bool
 def embedding_matrix(  # noqa: PLR0917 - the features settings, spelled out
     vocabulary: Vocabulary,
     glove: GloVeVectors,
-    train_lists: pa.ListArray,
+    train_counts: tuple[pa.Array, np.ndarray],
     unknown_init: str = "zeros",
     unknown_init_std: float = 0.1,
     seed: int = 0,
@@ -38,8 +39,8 @@ def embedding_matrix(  # noqa: PLR0917 - the features settings, spelled out
 
     Words GloVe lacks, and ``<unk>``, get ``unknown_init``: ``zeros`` (torchtext's default, as
     in the baseline recipe) or ``random`` normal with ``unknown_init_std`` and ``seed``.
-    ``<pad>`` is zero. Coverage counts the vocabulary's words and the tokens of
-    ``train_lists`` (the training split).
+    ``<pad>`` is zero. Coverage counts the vocabulary's words and the training split's tokens,
+    given as ``train_counts`` (distinct tokens and their counts: ``vocabulary.count_tokens``).
     """
     if unknown_init not in UNKNOWN_INITS:
         raise ValueError(f"unknown_init must be one of {UNKNOWN_INITS}, got {unknown_init!r}")
@@ -65,7 +66,7 @@ def embedding_matrix(  # noqa: PLR0917 - the features settings, spelled out
         "source": glove.source,
         "dim": glove.dim,
         "unknown_init": unknown_init,
-        **_coverage(vocabulary, int(found.sum()), index, train_lists, lowercase_fallback),
+        **_coverage(vocabulary, int(found.sum()), index, train_counts, lowercase_fallback),
     }
     logger.info(
         "GloVe %s (%dd) covers %.1f%% of %d vocabulary words and %.1f%% of %d train tokens",
@@ -83,16 +84,15 @@ def _coverage(
     vocabulary: Vocabulary,
     words_found: int,
     index: dict[str, int],
-    train_lists: pa.ListArray,
+    train_counts: tuple[pa.Array, np.ndarray],
     lowercase_fallback: bool,
 ) -> dict[str, Any]:
     """Shares of vocabulary words and of all train tokens that have a GloVe vector."""
-    words, counts = token_counts(train_lists)
+    words, counts = train_counts
     distinct = words.to_pylist()
     in_glove = glove_rows(distinct, index, lowercase_fallback) >= 0
-    vocabulary_words = set(vocabulary.words)
-    in_vocabulary = np.fromiter(
-        (word in vocabulary_words for word in distinct), dtype=bool, count=len(distinct)
+    in_vocabulary = np.asarray(
+        pc.is_in(words, value_set=pa.array(vocabulary.words, words.type)), dtype=bool
     )
     total = int(counts.sum())
     n_words = len(vocabulary.words)

@@ -16,10 +16,12 @@ import hashlib
 import http.client
 import json
 import logging
+import math
 import os
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,9 +168,14 @@ def _raise_first_bad_line(
                 ) from error
             try:
                 fields[0].decode("utf-8")
-                [float(value) for value in fields[1:]]
+                values = [float(value) for value in fields[1:]]
             except ValueError as bad:
                 raise GloVeFormatError(f"{name}: line {number}: {bad}") from error
+            if not all(math.isfinite(value) for value in values):
+                raise GloVeFormatError(
+                    f"{name}: line {number} holds a value that is not a finite number "
+                    f"({raw[:60].decode('utf-8', 'replace').strip()}...)"
+                ) from error
 
 
 def load_glove_txt(path: str | os.PathLike[str], dim: int | None = None) -> GloVeVectors:
@@ -203,7 +210,37 @@ def load_glove_zip(path: str | os.PathLike[str], dim: int) -> GloVeVectors:
         with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
             yield stream
 
-    return read_glove_text(open_member, f"{path}!{member}", dim)  # type: ignore[arg-type]
+    try:
+        return read_glove_text(open_member, f"{path}!{member}", dim)  # type: ignore[arg-type]
+    except _ZIP_DAMAGE as error:
+        raise _damaged_zip(path, member, error) from error
+    except GloVeFormatError as error:
+        # damage can decompress to text that merely looks malformed: check the member's CRC
+        damage = _member_damage(open_member)
+        if damage is not None:
+            raise _damaged_zip(path, member, damage) from error
+        raise
+
+
+_ZIP_DAMAGE = (zlib.error, zipfile.BadZipFile, EOFError)
+
+
+def _member_damage(open_member: Callable[[], IO[bytes]]) -> Exception | None:
+    """The error reading a zip member through to its end raises (CRC, inflate), if any."""
+    try:
+        with open_member() as stream:
+            while stream.read(_DOWNLOAD_BLOCK):
+                pass
+    except _ZIP_DAMAGE as error:
+        return error
+    return None
+
+
+def _damaged_zip(path: Path, member: str, error: Exception) -> GloVeFormatError:
+    return GloVeFormatError(
+        f"GloVe zip {path} is damaged: its member {member} does not decompress "
+        f"({type(error).__name__}: {error}). Download it again (or check the copy)."
+    )
 
 
 # --------------------------------------------------------------------------- download

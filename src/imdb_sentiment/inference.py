@@ -12,8 +12,13 @@ import numpy as np
 import torch
 
 from imdb_sentiment.batching import bucket_batches, pad_batch, to_device
+from imdb_sentiment.errors import ExpectedFailure
 from imdb_sentiment.models import SentimentModel
 from imdb_sentiment.sequences import EncodedReviews
+
+
+class DeviceUnavailableError(RuntimeError, ExpectedFailure):
+    """A device was asked for by name but this machine does not have it."""
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
@@ -26,18 +31,18 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
         raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from error
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError(
+            raise DeviceUnavailableError(
                 f"device {name!r} was asked for but CUDA is not available (torch "
                 f"{torch.__version__}, CUDA build {torch.version.cuda}); set device to auto or cpu"
             )
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise RuntimeError(
+            raise DeviceUnavailableError(
                 f"device {name!r} was asked for but only {torch.cuda.device_count()} "
                 "CUDA device(s) exist"
             )
     elif device.type == "mps":
         if not torch.backends.mps.is_available():
-            raise RuntimeError(f"device {name!r} was asked for but MPS is not available")
+            raise DeviceUnavailableError(f"device {name!r} was asked for but MPS is not available")
     elif device.type != "cpu":
         raise ValueError(f"unsupported device {name!r}; use auto, cpu, cuda or cuda:N")
     return device

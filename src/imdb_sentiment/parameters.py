@@ -6,7 +6,9 @@ hook when Kedro creates the context) checks all of them at once, whichever pipel
 ``kedro run --pipeline=evaluate --params trainig.epochs=1`` fails before any node runs. An
 unknown key or a bad value is a :class:`~imdb_sentiment.dict_settings.SettingsError` naming
 its dotted key. ``training`` is checked by the library's own settings
-(:func:`imdb_sentiment.training.settings_from_params`), which the GPU machine uses without Kedro.
+(:func:`imdb_sentiment.training.settings_from_params`), which the GPU machine uses without Kedro,
+and ``training.distributed`` (single process or Ray) by
+:class:`imdb_sentiment.distributed.DistributedSettings`.
 
 Kedro 1.7 can also build dataclasses from node type hints; that validates only the pipelines
 being run, one level deep, and kedro-mlflow would log the objects instead of their values, so
@@ -15,25 +17,30 @@ the nodes take plain dicts and build their settings themselves.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from imdb_sentiment.calibration import ECE_BINS
 from imdb_sentiment.dict_settings import DictSettings, SettingsError, check_value, refuse_unknown
+from imdb_sentiment.distributed import DistributedSettings
 from imdb_sentiment.linear_baselines import NBSVMSettings, TfidfLRSettings
-from imdb_sentiment.text import TokenizerConfig
-from imdb_sentiment.training import settings_from_params
+from imdb_sentiment.models import ModelConfig
+from imdb_sentiment.text import DEFAULT_MAX_CACHED_PIECES, TokenizerConfig
+from imdb_sentiment.training import TrainConfig, settings_from_params
 
 LEARNING_RATE_WARNING = 1.0  # above this, Adam on this model diverges or stalls at chance
 # Above this the adversarial perturbation outweighs the review's own embedding (relative norm).
 ADVERSARIAL_EPSILON_WARNING = 1.0
-# Runtime-only parameters (`kedro run --params KEY=...`) and the catalog entry whose `source`
-# reads them through `${runtime_params:KEY, default}`.
+# Runtime-only parameters (`kedro run --params KEY=...`): the catalog entry and the field of it
+# that reads them through `${runtime_params:KEY, default}`.
 RUNTIME_SOURCES = {
-    "imdb_source": "imdb_raw",
-    "glove_source": "glove_vectors",
-    "extra_test_source": "extra_test_reviews",
+    "imdb_source": ("imdb_raw", "source"),
+    "glove_source": ("glove_vectors", "source"),
+    "extra_test_source": ("extra_test_reviews", "source"),
+    "predict_source": ("reviews_to_score", "source"),
+    "model_uri": ("scoring_model", "model_uri"),
 }
 
 
@@ -59,10 +66,12 @@ class TokenizationSettings(DictSettings):
     lowercase: bool = True
     n_workers: int = 1  # forked tokenizer processes; 1 tokenizes in the calling process
     chunk_size: int = 20_000  # distinct space-separated pieces per task handed to a worker
+    max_cached_pieces: int = DEFAULT_MAX_CACHED_PIECES  # distinct pieces whose tokens are kept
 
     def __post_init__(self) -> None:
         _positive("n_workers", self.n_workers)
         _positive("chunk_size", self.chunk_size)
+        _positive("max_cached_pieces", self.max_cached_pieces)
 
     @property
     def tokenizer(self) -> TokenizerConfig:
@@ -110,13 +119,53 @@ class BaselinesSettings(DictSettings):
     nbsvm: NBSVMSettings = field(default_factory=NBSVMSettings)
 
 
+def training_settings(
+    params: Any, path: str = "training"
+) -> tuple[TrainConfig, ModelConfig, DistributedSettings]:
+    """``training``: the loop's settings, the model's configuration and where training runs
+    (``training.distributed``, whose device must agree with ``training.device``)."""
+    loop, model = settings_from_params(params, path)
+    distributed = DistributedSettings.from_dict(
+        params.get("distributed") or {}, f"{path}.distributed"
+    )
+    try:
+        distributed.check_device(loop.device)
+    except SettingsError as error:
+        raise error.under(path) from None
+    return loop, model, distributed
+
+
+@dataclass
+class PredictSettings(DictSettings):
+    text_column: str = "text"  # the column holding the review text
+    id_column: str = "id"  # kept beside each prediction; the row number where absent
+    batch_size: int = 64  # reviews per forward pass
+    device: str = "cpu"
+    chunk_size: int = 2000  # reviews tokenized per task
+    n_workers: int = 1  # forked tokenizer processes beside the scoring one; 0: in-process
+    torch_threads: int | None = 1  # threads of the network; None: torch's default (all cores)
+    progress: bool = True  # a bar on a terminal, else a log line every log_every_seconds
+    log_every_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        _positive("batch_size", self.batch_size)
+        _positive("chunk_size", self.chunk_size)
+        if self.torch_threads is not None:
+            _positive("torch_threads", self.torch_threads)
+        if self.n_workers < 0:
+            raise SettingsError("n_workers", f"must be >= 0, got {self.n_workers}")
+        if not self.log_every_seconds > 0:
+            raise SettingsError("log_every_seconds", f"must be > 0, got {self.log_every_seconds}")
+
+
 SECTIONS: dict[str, Callable[[Any, str], Any]] = {
     "ingestion": IngestionSettings.from_dict,
     "tokenization": TokenizationSettings.from_dict,
     "features": FeaturesSettings.from_dict,
-    "training": settings_from_params,
+    "training": training_settings,
     "evaluate": EvaluateSettings.from_dict,
     "baselines": BaselinesSettings.from_dict,
+    "predict": PredictSettings.from_dict,
 }
 TOP_LEVEL = {"seed": int}  # one seed, interpolated into the sections that need one
 
@@ -141,14 +190,15 @@ def validate_parameters(
         if name not in params:
             raise SettingsError(name, "is missing")
         settings(params[name], name)
-    for key, dataset in RUNTIME_SOURCES.items():
-        _check_runtime_source(key, dataset, params, runtime_params, catalog, env)
+    for key, (dataset, reading_field) in RUNTIME_SOURCES.items():
+        _check_runtime_source(key, dataset, reading_field, params, runtime_params, catalog, env)
     return _warnings(params, runtime_params)
 
 
 def _check_runtime_source(  # noqa: PLR0917
     key: str,
     dataset: str,
+    reading_field: str,
     params: Mapping[str, Any],
     runtime_params: Mapping[str, Any],
     catalog: Mapping[str, Any],
@@ -161,8 +211,12 @@ def _check_runtime_source(  # noqa: PLR0917
         raise SettingsError(
             key, f"is read from `kedro run --params {key}=...` only, not from parameter files"
         )
-    source = (catalog.get(dataset) or {}).get("source")
-    if str(source) != str(runtime_params[key]):
+    value = runtime_params[key]
+    # a string from `--params`; a Path where a session is created in Python
+    if not isinstance(value, str | os.PathLike) or not str(value).strip():
+        raise SettingsError(key, f"must be a path or URI, got {value!r}")
+    source = (catalog.get(dataset) or {}).get(reading_field)
+    if str(source) != str(value):
         raise SettingsError(
             key,
             f"has no effect in environment {env!r}: its catalog takes {dataset} from "

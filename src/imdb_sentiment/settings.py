@@ -3,9 +3,27 @@
 from kedro.config import OmegaConfigLoader
 
 from imdb_sentiment.hooks import MlflowRunHooks, ParameterCheckHooks
+from imdb_sentiment.run_safety import (
+    MlflowRunStateHooks,
+    ProjectLockHooks,
+    TrackingStoreErrorHooks,
+)
+from imdb_sentiment.third_party_noise import silence_third_party_noise
 
-# Parameter checks first: they refuse a bad configuration before the MLflow hooks name a run.
-HOOKS = (ParameterCheckHooks(), MlflowRunHooks())
+# Kedro imports this module before it loads pipelines or configuration: the filters apply to
+# every command (run, viz, ipython, jupyter).
+silence_third_party_noise()
+
+HOOKS = (
+    # parameter checks first: they refuse a bad configuration before the MLflow hooks name a run
+    ParameterCheckHooks(),
+    MlflowRunHooks(),
+    # run safety (README, "Interrupted, killed and concurrent runs"): the project lock, runs of
+    # killed processes closed, SIGTERM, store failures named
+    ProjectLockHooks(),
+    MlflowRunStateHooks(),
+    TrackingStoreErrorHooks(),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

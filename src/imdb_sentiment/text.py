@@ -4,9 +4,12 @@ spaCy's tokenizer cuts a text at spaces and tokenizes each space-separated piece
 (prefixes, suffixes, infixes, special cases; whitespace runs other than one space become
 whitespace tokens). The driver uses that: it splits all reviews at spaces with Arrow,
 keeps each distinct piece once (50,000 IMDB reviews: 11.6M pieces, 0.4M distinct), has spaCy
-tokenize only the distinct pieces (in ``n_workers`` forked processes, in big contiguous
+tokenize only the distinct pieces (in ``n_workers`` worker processes, in big contiguous
 chunks) and then expands the result back to every review with Arrow/numpy gathers. spaCy's
-own ``n_process`` is slower than one process for tokenizer-only work.
+own ``n_process`` is slower than one process for tokenizer-only work. A corpus too big to hold
+goes through :class:`PieceTokenizer` a batch of reviews at a time; it remembers the tokens of
+the distinct pieces it has seen (up to a bound), so each batch only sends spaCy the pieces new
+to it.
 
 The tokens are those of ``[t.text for t in nlp.tokenizer(text)]`` minus whitespace-only ones,
 with one deliberate difference: each piece is tokenized as spaCy tokenizes it alone. Plain
@@ -21,6 +24,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import signal
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +33,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from imdb_sentiment.batches import Batches
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +45,11 @@ PIECES_PER_DOC = 5000  # distinct pieces joined into one text for one tokenizer 
 # token sequences across single spaces) cannot tie one piece to the next.
 PIECE_SEPARATOR = "\n"
 
-# Tokenizers built in this process, by model name; forked workers inherit the parent's.
+# Distinct pieces whose tokens a PieceTokenizer keeps at most (a few hundred MB of Arrow data).
+DEFAULT_MAX_CACHED_PIECES = 4_000_000
+
+# Tokenizers built in this process, by model name.
 _TOKENIZERS: dict[str, Any] = {}
-# What a forked pool works on; set by the parent just before forking, read by the workers.
-_POOL_PIECES: Sequence[str] = ()
-_POOL_CONFIG: TokenizerConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -118,44 +124,160 @@ def _tokenize_pieces(
     return uniques, indices[keep].astype(np.int32), counts
 
 
-def _default_sigterm() -> None:
-    """Pool initializer: a worker ends on SIGTERM, whatever handler it inherited.
+def _pool_chunk(
+    task: tuple[list[str], TokenizerConfig],
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Worker side: tokenize one chunk of pieces (the pool's initializer loaded the tokenizer)."""
+    pieces, config = task
+    return _tokenize_pieces(pieces, config)
 
-    ``Pool.__exit__`` terminates its workers with SIGTERM. A host process may have installed a
-    handler that ignores SIGTERM in forked children (Airflow 3's task runner does), and a worker
-    inheriting it would never end: the pool's exit would wait for it forever.
+
+def _worker_pool(n_workers: int, spacy_model: str) -> Any:
+    """``n_workers`` tokenizer processes forked from a small server process, not from this one.
+
+    A process forked from this one would map all of its memory (in a Kedro run: torch, MLflow,
+    the batch at hand), which its RSS counts again; the forkserver holds only this module and
+    spaCy, and each worker loads the tokenizer once.
+    """
+    context = mp.get_context("forkserver")
+    context.set_forkserver_preload([__name__, "spacy"])
+    return context.Pool(n_workers, initializer=_start_worker, initargs=(spacy_model,))
+
+
+def _start_worker(spacy_model: str) -> None:
+    """Pool initializer: the worker ends on SIGTERM, and loads the tokenizer once.
+
+    The pool's exit terminates its workers with SIGTERM. A host process may ignore SIGTERM in
+    its children (Airflow 3's task runner does); a worker inheriting that would never end, and
+    the pool's exit would wait for it forever.
     """
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    load_tokenizer(spacy_model)
 
 
-def _pool_chunk(bounds: tuple[int, int]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Worker side: tokenize a slice of the pieces inherited from the parent."""
-    start, stop = bounds
-    assert _POOL_CONFIG is not None
-    return _tokenize_pieces(_POOL_PIECES[start:stop], _POOL_CONFIG)
+class PieceTokenizer:
+    """Tokenizes batches of texts, keeping the tokens of the distinct pieces it has seen.
 
+    Each batch is split at spaces; its distinct pieces that are not yet known go to spaCy (in
+    ``n_workers`` forked processes, ``chunk_size`` pieces per task), and every piece's tokens are
+    kept, so that later batches only tokenize pieces new to them. At most ``max_cached_pieces``
+    pieces are kept: beyond that the least used half is forgotten (they are tokenized again if
+    they come back), so memory stays bounded however many batches pass. What is kept changes
+    only the speed, never the tokens. Use it as a context manager: the worker pool starts when
+    a batch first needs it and stops on exit.
+    """
 
-def _chunk_results(
-    pieces: Sequence[str], config: TokenizerConfig, n_workers: int, chunk_size: int
-) -> Iterator[tuple[list[str], np.ndarray, np.ndarray]]:
-    """Per-chunk results in order, from a forked pool or, for one worker, in-process."""
-    global _POOL_PIECES, _POOL_CONFIG  # noqa: PLW0603 - handed to forked workers, then reset
-    bounds = [(s, min(s + chunk_size, len(pieces))) for s in range(0, len(pieces), chunk_size)]
-    if n_workers > 1 and mp.current_process().daemon:
-        logger.warning("Tokenizing in one process: a daemonic process cannot start workers")
-        n_workers = 1
-    n_workers = min(n_workers, len(bounds))
-    load_tokenizer(config.spacy_model)  # once here: forked workers inherit it
-    if n_workers <= 1:
-        for start, stop in bounds:
-            yield _tokenize_pieces(pieces[start:stop], config)
-        return
-    _POOL_PIECES, _POOL_CONFIG = pieces, config
-    try:
-        with mp.get_context("fork").Pool(n_workers, initializer=_default_sigterm) as pool:
-            yield from pool.imap(_pool_chunk, bounds)
-    finally:
-        _POOL_PIECES, _POOL_CONFIG = (), None
+    def __init__(
+        self,
+        config: TokenizerConfig | None = None,
+        n_workers: int = 1,
+        chunk_size: int = 20_000,
+        max_cached_pieces: int = DEFAULT_MAX_CACHED_PIECES,
+    ) -> None:
+        if n_workers < 1 or chunk_size < 1 or max_cached_pieces < 1:
+            raise ValueError(
+                "tokenization: n_workers, chunk_size and max_cached_pieces must be >= 1, got "
+                f"{n_workers}, {chunk_size}, {max_cached_pieces}"
+            )
+        self.config = config or TokenizerConfig()
+        self.n_workers = n_workers
+        self.chunk_size = chunk_size
+        self.max_cached_pieces = max_cached_pieces
+        self._pieces = pa.array([], pa.large_string())  # the pieces whose tokens are kept
+        self._tokens = pa.array([], pa.list_(pa.string()))  # their tokens, row for row
+        self._uses = np.zeros(0, dtype=np.int64)  # occurrences of each kept piece so far
+        self._pool: Any = None
+        self.pieces_tokenized = 0  # pieces sent to spaCy, all batches together
+
+    def __enter__(self) -> PieceTokenizer:
+        load_tokenizer(self.config.spacy_model)  # here first: a bad model name fails here
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    @property
+    def cached_pieces(self) -> int:
+        """Distinct pieces whose tokens are kept now."""
+        return len(self._pieces)
+
+    def tokenize(self, texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> pa.ListArray:
+        """Row ``i`` of the result is the token list of ``texts[i]``."""
+        cleaned = pc.replace_substring_regex(_as_text_array(texts), BREAK_TAG, " ")
+        pieces = pc.split_pattern(cleaned, " ")  # per text: its space-separated pieces
+        del cleaned
+        piece_offsets = np.asarray(pieces.offsets, dtype=np.int64) - pieces.offsets[0].as_py()
+        encoded = pc.dictionary_encode(pieces.flatten())  # every piece → its distinct piece
+        del pieces
+        kept = self._kept_rows(encoded.dictionary)
+        per_piece = self._tokens.take(pa.array(kept))  # tokens of each distinct piece
+        uses = np.bincount(np.asarray(encoded.indices), minlength=len(kept))
+        self._uses[kept] += uses  # distinct pieces have distinct rows
+        total = int(np.dot(np.asarray(per_piece.value_lengths(), dtype=np.int64), uses))
+        if total >= 2**31:
+            raise ValueError(f"tokenization: {total} tokens exceed one Arrow list array")
+        per_occurrence = per_piece.take(encoded.indices)
+        token_offsets = np.asarray(per_occurrence.offsets)[piece_offsets]
+        lists = pa.ListArray.from_arrays(pa.array(token_offsets), per_occurrence.flatten())
+        self._forget_least_used()
+        return lists
+
+    def _kept_rows(self, distinct: pa.Array) -> np.ndarray:
+        """The row of each distinct piece among the kept ones, tokenizing and adding new ones."""
+        if len(self._pieces):
+            found = pc.index_in(distinct, value_set=self._pieces)
+            new = np.asarray(found.is_null())
+            rows = np.asarray(found.fill_null(-1), dtype=np.int64)
+        else:
+            new = np.ones(len(distinct), dtype=bool)
+            rows = np.full(len(distinct), -1, dtype=np.int64)
+        if new.any():
+            added = distinct.filter(pa.array(new))
+            rows[new] = len(self._pieces) + np.arange(len(added))
+            self._pieces = pa.concat_arrays([self._pieces, added])
+            self._tokens = pa.concat_arrays([self._tokens, self._tokenize_new(added)])
+            self._uses = np.concatenate([self._uses, np.zeros(len(added), dtype=np.int64)])
+        return rows
+
+    def _tokenize_new(self, pieces: pa.Array) -> pa.ListArray:
+        """The token lists of ``pieces`` (none of them known yet), from spaCy."""
+        values = pieces.to_pylist()
+        self.pieces_tokenized += len(values)
+        chunks = [values[s : s + self.chunk_size] for s in range(0, len(values), self.chunk_size)]
+        parts = []
+        for uniques, codes, counts in self._map(chunks):
+            offsets = np.zeros(len(counts) + 1, dtype=np.int32)
+            np.cumsum(counts, out=offsets[1:])
+            tokens = pa.array(uniques, type=pa.string()).take(pa.array(codes))
+            parts.append(pa.ListArray.from_arrays(pa.array(offsets), tokens))
+        return pa.concat_arrays(parts) if parts else pa.array([], pa.list_(pa.string()))
+
+    def _map(self, chunks: list[list[str]]) -> Iterator[tuple[list[str], np.ndarray, np.ndarray]]:
+        """``_tokenize_pieces`` of every chunk, in order: in the pool when there are several."""
+        if len(chunks) > 1 and self.n_workers > 1 and self._pool is None:
+            if mp.current_process().daemon:
+                logger.warning("Tokenizing in one process: a daemonic process cannot start workers")
+                self.n_workers = 1
+            else:
+                self._pool = _worker_pool(self.n_workers, self.config.spacy_model)
+        if len(chunks) > 1 and self._pool is not None:
+            yield from self._pool.imap(_pool_chunk, [(chunk, self.config) for chunk in chunks])
+        else:
+            for chunk in chunks:
+                yield _tokenize_pieces(chunk, self.config)
+
+    def _forget_least_used(self) -> None:
+        """Keep the most used half of the pieces once more than ``max_cached_pieces`` are kept."""
+        if len(self._pieces) <= self.max_cached_pieces:
+            return
+        keep = np.sort(np.argsort(-self._uses, kind="stable")[: self.max_cached_pieces // 2])
+        self._pieces = self._pieces.take(pa.array(keep))
+        self._tokens = self._tokens.take(pa.array(keep))
+        self._uses = self._uses[keep]
+        logger.info("Tokenizer: kept the %d most used distinct pieces", len(keep))
 
 
 def _as_text_array(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -168,12 +290,28 @@ def _as_text_array(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> pa.Arra
         except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
             bad = next((row for row, text in enumerate(texts) if not isinstance(text, str)), "?")
             raise TypeError(f"tokenization: text at row {bad} is not a string") from error
+        except UnicodeEncodeError as error:
+            raise _not_unicode(texts) from error
     if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
         raise TypeError(f"tokenization: texts must be strings, got Arrow type {texts.type}")
     if texts.null_count:
         row = int(np.flatnonzero(np.asarray(texts.is_null()))[0])
         raise TypeError(f"tokenization: text at row {row} is missing (null), not a string")
     return texts.cast(pa.large_string())
+
+
+def _not_unicode(texts: Sequence[str]) -> ValueError:
+    """The error for texts of which one holds a lone surrogate (UTF-8 cannot encode it)."""
+    for row, text in enumerate(texts):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as bad:
+            return ValueError(
+                f"tokenization: the text at row {row} is not valid Unicode: character "
+                f"{bad.start} is a lone surrogate {text[bad.start]!r} (text starting "
+                f"{text[:40]!r}); decode the source with errors='replace' or fix it"
+            )
+    return ValueError("tokenization: a text is not valid Unicode")
 
 
 def tokenize_to_arrow(
@@ -184,61 +322,70 @@ def tokenize_to_arrow(
 ) -> pa.ListArray:
     """Tokenize every text; row ``i`` of the result is the token list of ``texts[i]``.
 
-    ``n_workers`` > 1 forks that many processes, each tokenizing contiguous chunks of
+    ``n_workers`` > 1 starts that many processes, each tokenizing contiguous chunks of
     ``chunk_size`` distinct space-separated pieces; the result is the same as with one.
     """
-    config = config or TokenizerConfig()
-    if n_workers < 1 or chunk_size < 1:
-        raise ValueError(
-            f"tokenization: n_workers and chunk_size must be >= 1, got {n_workers}, {chunk_size}"
-        )
-    cleaned = pc.replace_substring_regex(_as_text_array(texts), BREAK_TAG, " ")
-    pieces = pc.split_pattern(cleaned, " ")  # per text: its space-separated pieces
-    del cleaned
-    piece_offsets = np.asarray(pieces.offsets, dtype=np.int64) - pieces.offsets[0].as_py()
-    encoded = pc.dictionary_encode(pieces.flatten())  # every piece → its distinct piece
-    del pieces
-    distinct = encoded.dictionary.to_pylist()
-
-    strings: list[pa.Array] = []
-    code_parts: list[np.ndarray] = []
-    count_parts: list[np.ndarray] = []
-    n_strings = 0
-    for uniques, codes, counts in _chunk_results(distinct, config, n_workers, chunk_size):
-        code_parts.append(codes + np.int32(n_strings))
-        strings.append(pa.array(uniques, type=pa.string()))
-        count_parts.append(counts)
-        n_strings += len(uniques)
-    token_strings = pa.concat_arrays(strings) if strings else pa.array([], pa.string())
-    piece_codes = np.concatenate(code_parts) if code_parts else np.zeros(0, dtype=np.int32)
-    piece_counts = np.concatenate(count_parts) if count_parts else np.zeros(0, dtype=np.int64)
-    codes, token_offsets = _expand(piece_codes, piece_counts, encoded.indices, piece_offsets)
-    values = token_strings.take(pa.array(codes))
-    return pa.ListArray.from_arrays(pa.array(token_offsets), values)
+    with PieceTokenizer(config, n_workers, chunk_size) as tokenizer:
+        return tokenizer.tokenize(texts)
 
 
-def _expand(
-    piece_codes: np.ndarray,
-    piece_counts: np.ndarray,
-    occurrences: pa.Array,
-    piece_offsets: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Token codes of every piece occurrence in text order, and each text's token offsets.
+TOKENS_SCHEMA = pa.schema(
+    [("id", pa.int64()), ("label", pa.int64()), ("tokens", pa.list_(pa.string()))]
+)
 
-    Distinct piece ``d`` has the next ``piece_counts[d]`` codes of ``piece_codes``;
-    ``occurrences`` gives the distinct piece of every piece in text order and
-    ``piece_offsets`` where each text's pieces start in it. One Arrow list gather.
+
+def tokenize_review_batches(  # noqa: PLR0917 - the tokenization settings, spelled out
+    reviews: Batches,
+    config: TokenizerConfig,
+    n_workers: int = 1,
+    chunk_size: int = 20_000,
+    max_cached_pieces: int = DEFAULT_MAX_CACHED_PIECES,
+    name: str = "reviews",
+) -> Batches:
+    """Review batches (``id``, ``text``, ``label``) as token batches (``id``, ``label``,
+    ``tokens``).
+
+    Lazy: each iteration tokenizes batch after batch with one :class:`PieceTokenizer`, so the
+    distinct pieces of the whole table are tokenized about once while a batch at a time is
+    held. A missing text is an error naming ``name``, its row and its id.
     """
-    uses = np.bincount(np.asarray(occurrences), minlength=len(piece_counts))
-    total = int(np.dot(piece_counts.astype(np.int64), uses))
-    if total >= 2**31:
-        raise ValueError(f"tokenization: {total} tokens exceed one Arrow list array")
-    starts = np.zeros(len(piece_counts) + 1, dtype=np.int32)
-    np.cumsum(piece_counts, out=starts[1:])
-    per_piece = pa.ListArray.from_arrays(pa.array(starts), pa.array(piece_codes))
-    per_occurrence = per_piece.take(occurrences)
-    token_offsets = np.asarray(per_occurrence.offsets)[piece_offsets]
-    return np.asarray(per_occurrence.flatten()), token_offsets
+
+    def make() -> Iterator[pa.RecordBatch]:
+        started, row, n_tokens = time.perf_counter(), 0, 0
+        with PieceTokenizer(config, n_workers, chunk_size, max_cached_pieces) as tokenizer:
+            for batch in reviews:
+                texts = batch.column("text")
+                if texts.null_count:
+                    bad = int(np.flatnonzero(np.asarray(texts.is_null()))[0])
+                    raise TypeError(
+                        f"{name}: column 'text' row {row + bad} (id {batch.column('id')[bad]}) "
+                        "is missing (null), not a string"
+                    )
+                tokens = tokenizer.tokenize(texts)
+                n_tokens += len(tokens.values)
+                row += batch.num_rows
+                yield pa.record_batch(
+                    [
+                        batch.column("id").cast(pa.int64()),
+                        batch.column("label").cast(pa.int64()),
+                        tokens,
+                    ],
+                    schema=TOKENS_SCHEMA,
+                )
+            seconds = time.perf_counter() - started
+            logger.info(
+                "Tokenized %d %s: %d tokens in %.1f s (%.0f tokens/s); spaCy tokenized %d "
+                "distinct pieces, %d kept at the end",
+                row,
+                name,
+                n_tokens,
+                seconds,
+                n_tokens / max(seconds, 1e-9),
+                tokenizer.pieces_tokenized,
+                tokenizer.cached_pieces,
+            )
+
+    return Batches(TOKENS_SCHEMA, make, num_rows=reviews.num_rows)
 
 
 def tokenize(

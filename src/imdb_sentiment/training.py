@@ -1,6 +1,8 @@
 """Training loop: epochs, best-on-validation, early stopping, NaN and Ctrl-C handling.
 
-Torch + numpy only (tqdm is used when installed). Never sees the test split.
+The same loop runs alone or as one of several data-parallel replicas (:class:`Replica`: DDP,
+set up by a launcher such as :mod:`imdb_sentiment.distributed` on Ray). Torch + numpy only
+(a progress bar or log lines). Never sees the test split.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed
 from torch import nn
 
 from imdb_sentiment.batching import bucket_batches, pad_batch, to_device
@@ -33,16 +36,17 @@ from imdb_sentiment.models import (
     config_from_params,
     model_checkpoint,
 )
+from imdb_sentiment.progress import Progress
 from imdb_sentiment.sequences import EncodedReviews
-
-try:  # optional: a progress bar per epoch
-    from tqdm.auto import tqdm
-except ImportError:  # pragma: no cover - exercised where tqdm is absent
-    tqdm = None
 
 logger = logging.getLogger(__name__)
 
 STOP_REASONS = ("completed", "early_stopping", "nan_loss", "interrupted")
+# Sections of the `training` parameters that are not loop settings: the model's, checked by the
+# registry, and where training runs (single process or Ray), checked by parameters.py.
+OWN_SECTIONS = ("model", "distributed")
+
+EpochCallback = Callable[[dict[str, Any]], None]  # called with each epoch's record
 
 
 @dataclass
@@ -65,7 +69,10 @@ class TrainConfig(DictSettings):
     adversarial_epsilon: float = 0.0
     pool_batches: int = 100
     eval_batch_size: int = 256
+    # a bar on a terminal; elsewhere a log line every log_every_seconds or log_every_batches
     progress: bool = True
+    log_every_seconds: float | None = 30.0
+    log_every_batches: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience", "pool_batches", "eval_batch_size"):
@@ -86,16 +93,25 @@ class TrainConfig(DictSettings):
                 f"must be a finite number >= 0 (0: no adversarial training), "
                 f"got {self.adversarial_epsilon}",
             )
+        if self.log_every_seconds is not None and not self.log_every_seconds > 0:
+            raise SettingsError(
+                "log_every_seconds", f"must be > 0 or null, got {self.log_every_seconds}"
+            )
+        if self.log_every_batches is not None and self.log_every_batches < 1:
+            raise SettingsError(
+                "log_every_batches", f"must be >= 1 or null, got {self.log_every_batches}"
+            )
 
 
 def settings_from_params(
     params: Mapping[str, Any], path: str = "training"
 ) -> tuple[TrainConfig, ModelConfig]:
     """The ``training`` parameters as the loop's settings and the model's configuration
-    (its data fields unset); errors name the dotted key under ``path``."""
+    (its data fields unset); errors name the dotted key under ``path``. ``distributed`` is left
+    to :mod:`imdb_sentiment.parameters` (where training runs is no setting of the loop)."""
     if not isinstance(params, Mapping):
         raise SettingsError(path, f"must be a mapping of settings, got {params!r}")
-    loop = TrainConfig.from_dict({k: v for k, v in params.items() if k != "model"}, path)
+    loop = TrainConfig.from_dict({k: v for k, v in params.items() if k not in OWN_SECTIONS}, path)
     model = config_from_params(params.get("model", {}), f"{path}.model")
     return loop, model
 
@@ -114,6 +130,48 @@ class TrainingResult:
     best_valid_accuracy: float | None
     stop_reason: str
     best_valid_logits: np.ndarray | None = None
+    device: str = "cpu"  # where the model was trained (the first replica's device)
+
+
+@dataclass
+class Replica:
+    """Where :func:`train_model` runs: alone (the default) or as replica ``rank`` of
+    ``world_size`` data-parallel copies in an initialised ``torch.distributed`` process group.
+
+    Every replica runs the same loop with the same seed, so all draw the same batch plan: each
+    trains on its share of every epoch's batches (``wrap`` makes the model a
+    DistributedDataParallel, which averages the gradients), validates its share of the
+    validation batches, and the running loss, the epoch totals and the validation logits are
+    summed over all replicas. So every replica sees the same metrics and makes the same
+    early-stopping, best-epoch and NaN decisions, and none waits for a collective call that
+    another skipped.
+    """
+
+    rank: int = 0
+    world_size: int = 1
+    device: torch.device | None = None  # None: TrainConfig.device
+    wrap: Callable[[nn.Module], nn.Module] | None = None  # e.g. ray.train.torch.prepare_model
+
+    def share(self, batches: list[np.ndarray]) -> list[np.ndarray]:
+        """This replica's batches: every ``world_size``-th, the same number for every replica
+        (the last ``len(batches) % world_size`` are left out, like DistributedSampler's
+        ``drop_last``; the batch order is shuffled each epoch, so they differ each time)."""
+        steps = len(batches) // self.world_size
+        return batches[self.rank : steps * self.world_size : self.world_size]
+
+    def sum(self, values: torch.Tensor) -> torch.Tensor:
+        """``values`` summed over every replica, in place (a no-op alone)."""
+        if self.world_size > 1:
+            torch.distributed.all_reduce(values)
+        return values
+
+
+ALONE = Replica()
+
+
+def unwrapped(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel wrapper (the model itself otherwise)."""
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
 def seed_everything(seed: int) -> None:
@@ -180,27 +238,30 @@ def train_one_epoch(
     *,
     device: torch.device,
     config: TrainConfig,
-    bar: Any = None,
+    progress: Progress | None = None,
+    replica: Replica = ALONE,
 ) -> EpochTotals:
     """One optimiser step per batch: pad, copy, forward (bf16 autocast on CUDA), clip, step.
 
     With ``config.adversarial_epsilon`` > 0 each step also backpropagates the loss of the batch
     with its embedded tokens perturbed by :func:`adversarial_perturbation` (a second forward
     and backward pass); the reported loss and accuracy are the clean pass's. The running loss
-    is read back (a host sync) every batch on the CPU and every 25 on a GPU.
+    is read back (a host sync) every batch on the CPU and every 25 on a GPU, and reported to
+    ``progress`` then; as a replica, the totals are summed over all replicas then, so they stop
+    together.
     """
     check_every = 1 if device.type == "cpu" else 25
     adversarial = config.adversarial_epsilon > 0
+    pad_index = unwrapped(model).config.padding_idx
     model.train()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     seen = 0
+    totals = EpochTotals(0.0, 0, 0, finite=True)
     for step, indices in enumerate(batches, start=1):
-        ids, lengths, labels = pad_batch(
-            train, indices, config.max_length, pad_index=model.config.padding_idx
-        )
+        ids, lengths, labels = pad_batch(train, indices, config.max_length, pad_index=pad_index)
         ids, labels = to_device(ids, device), to_device(labels, device)
-        with autocast(device, config.bf16), model.keeping_embedded(adversarial):
+        with autocast(device, config.bf16), unwrapped(model).keeping_embedded(adversarial):
             logits = model(ids, lengths)
         loss = loss_fn(logits.float(), labels)
         optimizer.zero_grad(set_to_none=True)
@@ -214,13 +275,48 @@ def train_one_epoch(
         correct += ((logits.detach() >= 0) == (labels >= 0.5)).sum()
         seen += len(indices)
         if step % check_every == 0 or step == len(batches):
-            running = float(loss_sum) / seen
+            totals = _epoch_totals(loss_sum, correct, seen, replica)
+            running = totals.loss_sum / totals.seen
             if not math.isfinite(running):
-                return EpochTotals(float(loss_sum), int(correct), seen, finite=False)
-            if bar is not None:
-                bar.update(seen - bar.n)
-                bar.set_postfix(loss=f"{running:.4f}", acc=f"{int(correct) / seen:.4f}")
-    return EpochTotals(float(loss_sum), int(correct), seen, finite=True)
+                totals.finite = False
+                return totals
+            if progress is not None:
+                progress.update(totals.seen, step, loss=running, acc=totals.correct / totals.seen)
+    return totals
+
+
+def _epoch_totals(
+    loss_sum: torch.Tensor, correct: torch.Tensor, seen: int, replica: Replica
+) -> EpochTotals:
+    """The running totals of this process, or of all replicas (one small all-reduce)."""
+    if replica.world_size == 1:
+        return EpochTotals(float(loss_sum), int(correct), seen, finite=True)
+    count = loss_sum.new_tensor(seen, dtype=torch.float64)
+    summed = replica.sum(torch.stack([loss_sum.double(), correct.double(), count])).tolist()
+    return EpochTotals(summed[0], int(summed[1]), int(summed[2]), finite=True)
+
+
+def _valid_logits(
+    model: SentimentModel,
+    valid: EncodedReviews,
+    batches: list[np.ndarray],
+    *,
+    device: torch.device,
+    config: TrainConfig,
+    replica: Replica,
+) -> np.ndarray:
+    """Logits of every validation review; as a replica, each predicts its share of the batches
+    and the shares are summed (every replica then holds them all)."""
+    mine = batches[replica.rank :: replica.world_size]
+    logits = predict_logits(
+        model, valid, device, bf16=config.bf16, max_length=config.max_length, batches=mine
+    )
+    if replica.world_size == 1:
+        return logits
+    rows = torch.from_numpy(np.concatenate(mine) if mine else np.empty(0, dtype=np.int64))
+    shares = torch.zeros(len(valid), dtype=torch.float32)
+    shares[rows] = torch.from_numpy(logits)[rows]
+    return replica.sum(shares.to(device)).cpu().numpy()
 
 
 def _adversarial_backward(  # noqa: PLR0917
@@ -232,15 +328,20 @@ def _adversarial_backward(  # noqa: PLR0917
     device: torch.device,
     config: TrainConfig,
 ) -> None:
-    """Add the gradient of the adversarial loss to the clean pass's (already in ``.grad``)."""
-    embedded = model.embedded
+    """Add the gradient of the adversarial loss to the clean pass's (already in ``.grad``).
+
+    ``model`` may be a DDP wrapper: the perturbation is set on the model inside, the adversarial
+    pass runs through the wrapper (its gradients averaged over the replicas like the clean ones).
+    """
+    inner = unwrapped(model)
+    embedded = inner.embedded
     if embedded is None or embedded.grad is None:
         raise RuntimeError(
-            f"{type(model).__name__} kept no embedded tokens with a gradient: its forward must "
+            f"{type(inner).__name__} kept no embedded tokens with a gradient: its forward must "
             "embed the ids with SentimentModel.embed for adversarial training"
         )
-    model.embedded = None
-    model.embedding_perturbation = adversarial_perturbation(
+    inner.embedded = None
+    inner.embedding_perturbation = adversarial_perturbation(
         embedded, embedded.grad, config.adversarial_epsilon
     )
     try:
@@ -248,7 +349,7 @@ def _adversarial_backward(  # noqa: PLR0917
             logits = model(ids, lengths)
         loss_fn(logits.float(), labels).backward()
     finally:
-        model.embedding_perturbation = None
+        inner.embedding_perturbation = None
 
 
 def train_model(  # noqa: PLR0917 (the signature the nodes call)
@@ -257,21 +358,33 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     embedding: np.ndarray,
     model_config: ModelConfig,
     config: TrainConfig,
-    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    on_epoch_end: EpochCallback | None = None,
+    *,
+    on_new_best: Callable[[int, dict[str, torch.Tensor], np.ndarray], None] | None = None,
+    replica: Replica = ALONE,
 ) -> TrainingResult:
     """Train a model of ``model_config``'s architecture; keep the epoch with the best validation
     accuracy.
 
     Stops after ``config.epochs``, after ``config.patience`` epochs without improvement, on a
     non-finite loss, or on Ctrl-C (KeyboardInterrupt, also from ``on_epoch_end``); in every
-    case the best model so far is returned in ``checkpoint``.
+    case the best model so far is returned in ``checkpoint``. ``on_new_best(epoch, state,
+    valid_logits)`` is called with the (CPU) weights and the validation logits of each new best
+    epoch, before ``on_epoch_end``.
+
+    ``on_epoch_end`` gets each epoch's record as it ends (the history's, plus ``best_epoch``,
+    ``best_valid_accuracy`` and ``best_valid_loss`` so far), e.g. to log it to MLflow live.
+    ``replica``: run as one of several data-parallel copies (see :class:`Replica`).
     """
     _check_split("train", train)
     _check_split("valid", valid)
-    device = resolve_device(config.device)
+    device = replica.device or resolve_device(config.device)
     seed_everything(config.seed)
     tune_backend(device)
     model = build_model(model_config, embedding).to(device)
+    stepped = replica.wrap(model) if replica.wrap is not None else model  # DDP syncs weights
+    if replica.world_size > 1:
+        torch.manual_seed(config.seed + replica.rank)  # each replica its own dropout masks
     optimizer = torch.optim.Adam(
         [p for p in model.parameters() if p.requires_grad],
         lr=config.learning_rate,
@@ -280,11 +393,10 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     loss_fn = nn.BCEWithLogitsLoss()
     rng = np.random.default_rng(config.seed)
     valid_batches = bucket_batches(valid.lengths, config.eval_batch_size)
-    # On a GPU each .item() stalls the queue, so look at the running loss only now and then.
-    show_progress = config.progress and tqdm is not None
     logger.info(
-        "training on %s (bf16 %s): %d train, %d valid reviews, %d parameters",
+        "training on %s%s (bf16 %s): %d train, %d valid reviews, %d parameters",
         device,
+        f" x {replica.world_size} replicas" if replica.world_size > 1 else "",
         use_bf16(device, config.bf16),
         len(train),
         len(valid),
@@ -295,28 +407,38 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
     best_state: dict[str, torch.Tensor] | None = None
     best_epoch: int | None = None
     best_accuracy: float | None = None
+    best_loss: float | None = None
     best_logits: np.ndarray | None = None
     stale_epochs = 0
     stop_reason = "completed"
-    bar = None
+    progress: Progress | None = None
     try:
         for epoch in range(1, config.epochs + 1):
             started = time.perf_counter()
-            batches = bucket_batches(train.lengths, config.batch_size, rng, config.pool_batches)
-            if show_progress:
-                # disable=None: no bar when the output is not a terminal (CI logs, files)
-                bar = tqdm(
-                    total=len(train),
-                    desc=f"epoch {epoch}/{config.epochs}",
-                    unit="rev",
-                    disable=None,
-                )
-            totals = train_one_epoch(
-                model, optimizer, loss_fn, train, batches, device=device, config=config, bar=bar
+            batches = replica.share(
+                bucket_batches(train.lengths, config.batch_size, rng, config.pool_batches)
             )
-            if bar is not None:
-                bar.close()
-                bar = None
+            progress = Progress(
+                len(train),
+                f"epoch {epoch}/{config.epochs}",
+                enabled=config.progress and replica.rank == 0,
+                every_seconds=config.log_every_seconds,
+                every_steps=config.log_every_batches,
+                log=logger,
+            )
+            totals = train_one_epoch(
+                stepped,
+                optimizer,
+                loss_fn,
+                train,
+                batches,
+                device=device,
+                config=config,
+                progress=progress,
+                replica=replica,
+            )
+            progress.close()
+            progress = None
             if not totals.finite:
                 stop_reason = "nan_loss"
                 logger.error(
@@ -329,13 +451,8 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
                 )
                 break
             train_seconds = time.perf_counter() - started
-            valid_logits = predict_logits(
-                model,
-                valid,
-                device,
-                bf16=config.bf16,
-                max_length=config.max_length,
-                batches=valid_batches,
+            valid_logits = _valid_logits(
+                model, valid, valid_batches, device=device, config=config, replica=replica
             )
             valid_loss, valid_accuracy = _valid_loss_accuracy(valid_logits, valid.labels)
             if not math.isfinite(valid_loss):
@@ -368,15 +485,29 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
                 record["seconds"],
             )
             if best_accuracy is None or valid_accuracy > best_accuracy:
-                best_accuracy, best_epoch, stale_epochs = valid_accuracy, epoch, 0
+                best_accuracy, best_loss, best_epoch, stale_epochs = (
+                    valid_accuracy,
+                    valid_loss,
+                    epoch,
+                    0,
+                )
                 best_logits = valid_logits
                 best_state = {
                     k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
                 }
+                if on_new_best is not None:
+                    on_new_best(epoch, best_state, best_logits)
             else:
                 stale_epochs += 1
             if on_epoch_end is not None:
-                on_epoch_end(dict(record))
+                on_epoch_end(
+                    {
+                        **record,
+                        "best_epoch": best_epoch,
+                        "best_valid_accuracy": best_accuracy,
+                        "best_valid_loss": best_loss,
+                    }
+                )
             if stale_epochs >= config.patience:
                 stop_reason = "early_stopping"
                 logger.info(
@@ -390,15 +521,44 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
         stop_reason = "interrupted"
         logger.warning("training interrupted; keeping the best model so far (epoch %s)", best_epoch)
     finally:
-        if bar is not None:
-            bar.close()
+        if progress is not None:
+            progress.close()
 
+    return training_result(
+        model,
+        config,
+        history,
+        best_state,
+        best_epoch,
+        best_accuracy,
+        stop_reason,
+        str(device),
+        best_logits=best_logits,
+    )
+
+
+def training_result(  # noqa: PLR0917 (what the loop ends with, in its order)
+    model: SentimentModel,
+    config: TrainConfig,
+    history: list[dict[str, Any]],
+    best_state: dict[str, torch.Tensor] | None,
+    best_epoch: int | None,
+    best_accuracy: float | None,
+    stop_reason: str,
+    device: str,
+    *,
+    best_logits: np.ndarray | None,
+) -> TrainingResult:
+    """What training ends with: ``best_state`` loaded into ``model`` and checkpointed (no
+    checkpoint when no epoch completed); ``best_logits`` are that epoch's validation logits.
+    The distributed launcher builds an interrupted run's result from what the replicas reported
+    with it too."""
     checkpoint = None
     if best_state is not None:
         model.load_state_dict(best_state)
         checkpoint = model_checkpoint(
             model,
-            vocabulary_size=model_config.vocab_size,
+            vocabulary_size=model.config.vocab_size,
             best_epoch=best_epoch,
             best_valid_accuracy=best_accuracy,
             stop_reason=stop_reason,
@@ -411,4 +571,5 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
         best_valid_accuracy=best_accuracy,
         stop_reason=stop_reason,
         best_valid_logits=best_logits,
+        device=device,
     )

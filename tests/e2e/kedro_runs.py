@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -64,6 +68,18 @@ def tracking_uri(project: Path) -> str:
     return f"sqlite:///{project / 'mlflow.db'}"
 
 
+def copy_with_own_store(project: Path, destination: Path) -> Path:
+    """A copy of ``project`` (its configuration and outputs) with an MLflow store of its own,
+    so that a shared fixture keeps its files and its runs for the other tests."""
+    copy = shutil.copytree(
+        project, destination, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts")
+    )
+    (copy / "conf" / "local" / "mlflow.yml").write_text(
+        f"server:\n  mlflow_tracking_uri: {tracking_uri(copy)}\n"
+    )
+    return copy
+
+
 def runs_of(project: Path) -> list[mlflow.entities.Run]:
     """Every MLflow run of the project's experiment, oldest first."""
     client = mlflow.MlflowClient(tracking_uri(project))
@@ -72,3 +88,57 @@ def runs_of(project: Path) -> list[mlflow.entities.Run]:
         return []
     runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
     return list(runs)
+
+
+def copy_trained(trained: Path, destination: Path, with_store: bool = True) -> Path:
+    """A copy of a trained project; with its MLflow store (runs, registry) or with an empty one.
+
+    The copied store still keeps its artifacts in the trained project's ``mlartifacts`` (the
+    experiment's location is absolute); runs added to the copy never reach the original's store.
+    """
+    ignored = () if with_store else ("mlflow.db", "mlartifacts")
+    project = shutil.copytree(trained, destination, ignore=shutil.ignore_patterns(*ignored))
+    (project / "conf" / "local" / "mlflow.yml").write_text(
+        f"server:\n  mlflow_tracking_uri: {tracking_uri(project)}\n"
+    )
+    return project
+
+
+def command_in(
+    project: Path, argv: list[str], timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """``argv`` run in ``project`` as a user would type it with the venv activated (its bin on
+    PATH), one log record per line (wide columns); output captured as text."""
+    bin_dir = Path(sys.executable).parent
+    environment = {
+        **os.environ,
+        "KEDRO_DISABLE_TELEMETRY": "1",
+        "COLUMNS": "250",
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        **(env or {}),
+    }
+    return subprocess.run(
+        argv,
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def kedro_cli(
+    project: Path, *arguments: str, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """`kedro ARGUMENTS` in ``project``, colours off."""
+    kedro = str(Path(sys.executable).with_name("kedro"))
+    return command_in(project, [kedro, *arguments], timeout, {"NO_COLOR": "1", **(env or {})})
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+
+
+def plain(text: str) -> str:
+    """Terminal output without colours, hyperlinks and carriage returns."""
+    return ANSI.sub("", text).replace("\r", "\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import mlflow
@@ -15,7 +14,7 @@ from imdb_sentiment.datasets.torch_checkpoint import TorchCheckpointDataset
 from imdb_sentiment.datasets.vocabulary import VocabularyDataset
 from imdb_sentiment.serving import SentimentModel
 from tests.conftest import PROJECT_ROOT
-from tests.e2e.kedro_runs import kedro_run, runs_of, tracking_uri
+from tests.e2e.kedro_runs import copy_with_own_store, kedro_run, runs_of, tracking_uri
 
 pytestmark = pytest.mark.slow
 
@@ -159,18 +158,6 @@ def test_served_model_scores_raw_text(trained_project: Path) -> None:
     assert not np.allclose(expected["probability"], expected["probability_uncalibrated"])
 
 
-def _evaluate_copy(trained_project: Path, destination: Path) -> Path:
-    """Its own copy of the trained project, with an MLflow store of its own: the shared
-    fixture keeps its files and its one run for the other tests."""
-    project = shutil.copytree(
-        trained_project, destination, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts")
-    )
-    (project / "conf" / "local" / "mlflow.yml").write_text(
-        f"server:\n  mlflow_tracking_uri: {tracking_uri(project)}\n"
-    )
-    return project
-
-
 def extra_reviews(path: Path, count: int = 60) -> Path:
     """``count`` real IMDB test reviews the bundled sample does not hold, as a CSV (from the
     full IMDB beside the checkout, else from the sample's own test split)."""
@@ -188,7 +175,7 @@ def extra_reviews(path: Path, count: int = 60) -> Path:
 
 
 def test_evaluate_runs_alone_from_stored_artifacts(trained_project: Path, tmp_path: Path) -> None:
-    project = _evaluate_copy(trained_project, tmp_path / "project")
+    project = copy_with_own_store(trained_project, tmp_path / "project")
     metrics_file = project / "data" / "08_reporting" / "test_metrics.json"
     metrics_file.unlink()
     model_versions = sorted((project / "data" / "06_models" / "model_checkpoint.pt").iterdir())
@@ -208,6 +195,9 @@ def test_evaluate_runs_alone_from_stored_artifacts(trained_project: Path, tmp_pa
     assert evaluate_run.info.status == "FINISHED"
     assert evaluate_run.info.run_name.startswith("evaluate · local")
     assert evaluate_run.data.tags["trained_in_run_id"] == training_run.info.run_id
+    assert evaluate_run.data.tags["trained_in_run_name"] == training_run.info.run_name
+    # this copy has an MLflow store of its own, which has never seen the training run
+    assert evaluate_run.data.tags["trained_in_run_status"] == "MISSING"
     assert "test_accuracy" in evaluate_run.data.metrics
     assert "baseline_tfidf_lr_test_accuracy" in evaluate_run.data.metrics
     assert (
@@ -220,7 +210,7 @@ def test_evaluate_runs_alone_from_stored_artifacts(trained_project: Path, tmp_pa
 
 
 def test_evaluate_scores_an_extra_labelled_set(trained_project: Path, tmp_path: Path) -> None:
-    project = _evaluate_copy(trained_project, tmp_path / "project")
+    project = copy_with_own_store(trained_project, tmp_path / "project")
     source = extra_reviews(tmp_path / "extra.csv")
 
     kedro_run(project, pipeline_names=["evaluate"], runtime_params={"extra_test_source": source})
@@ -253,7 +243,7 @@ def test_evaluate_scores_an_extra_labelled_set(trained_project: Path, tmp_path: 
 
 
 def test_a_bad_extra_set_fails_naming_its_row(trained_project: Path, tmp_path: Path) -> None:
-    project = _evaluate_copy(trained_project, tmp_path / "project")
+    project = copy_with_own_store(trained_project, tmp_path / "project")
     source = tmp_path / "bad.jsonl"
     source.write_text('{"text": "Fine.", "label": 1}\n{"text": "Dull.", "label": "meh"}\n')
     metrics_before = (project / "data/08_reporting/test_metrics.json").read_bytes()

@@ -20,14 +20,21 @@ pytestmark = pytest.mark.slow
 def interrupted_kedro_run(project: Path, arguments: list[str], when: str) -> tuple[int, str]:
     """`kedro run` in a subprocess, sent Ctrl-C (SIGINT) once a line containing ``when`` shows."""
     kedro = Path(sys.executable).with_name("kedro")
-    run = subprocess.Popen(
-        [str(kedro), "run", *arguments],
-        cwd=project,
-        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # A shell's background job (nohup ... &, a CI step) starts with SIGINT ignored, and an ignored
+    # signal stays ignored in children; a handled one is reset to the default by exec. So handle
+    # it here while the run starts, as a terminal's foreground job would have it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        run = subprocess.Popen(
+            [str(kedro), "run", *arguments],
+            cwd=project,
+            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     output: list[str] = []
     deadline = time.monotonic() + 240
     sent = False

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from imdb_sentiment.cli import cli
-from tests.e2e.kedro_runs import FAST_TRAINING, inside, runs_of, tracking_uri
+from tests.e2e.kedro_runs import FAST_TRAINING, copy_with_own_store, inside, runs_of
 
 pytestmark = pytest.mark.slow
 
 
 def test_two_seeds_are_grouped_and_summarised(trained_project: Path, tmp_path: Path) -> None:
-    project = shutil.copytree(
-        trained_project,
-        tmp_path / "project",
-        ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts"),
-    )
-    (project / "conf" / "local" / "mlflow.yml").write_text(
-        f"server:\n  mlflow_tracking_uri: {tracking_uri(project)}\n"
-    )
+    project = copy_with_own_store(trained_project, tmp_path / "project")
     params = ",".join(f"{key}={value}" for key, value in FAST_TRAINING.items())
     with inside(project):
         result = CliRunner().invoke(

@@ -13,6 +13,7 @@ from kedro.io import AbstractDataset, DataCatalog, DatasetError, MemoryDataset
 from kedro.runner import SequentialRunner
 from kedro_datasets.json import JSONDataset
 
+from imdb_sentiment.batches import as_batches
 from imdb_sentiment.datasets.encoded_reviews import EncodedReviewsDataset
 from imdb_sentiment.datasets.numpy_array import NumpyArrayDataset
 from imdb_sentiment.datasets.vocabulary import VocabularyDataset
@@ -25,6 +26,7 @@ from imdb_sentiment.pipelines.features.nodes import (
     encode_split,
 )
 from imdb_sentiment.pipelines.tokenization import create_pipeline as tokenization_pipeline
+from imdb_sentiment.sequences import EncodedReviews
 from imdb_sentiment.text import TokenizerConfig
 from imdb_sentiment.vocabulary import Vocabulary, encode_reviews, token_lists
 
@@ -194,7 +196,9 @@ def test_random_init_is_seeded_and_leaves_glove_rows_and_pad(glove: GloVeVectors
 def test_encoding_round_trips_through_the_vocabulary() -> None:
     vocabulary = vocabulary_of(TRAIN, {"max_size": 4, "min_freq": 1})
     valid_rows = [["the", "plot", "was", "unseen"], [], ["good"]]
-    encoded = encode_split(_tokens(valid_rows, labels=[1, 0, 1]), vocabulary, "valid")
+    encoded = EncodedReviews.concatenate(
+        encode_split(_tokens(valid_rows, labels=[1, 0, 1]), vocabulary, "valid")
+    )
     itos = vocabulary.itos
     assert len(encoded) == 3
     assert encoded.ids.dtype == np.int32
@@ -208,7 +212,10 @@ def test_encoding_round_trips_through_the_vocabulary() -> None:
 def test_encoding_refuses_bad_labels_naming_row_and_id() -> None:
     vocabulary = vocabulary_of(TRAIN)
     with pytest.raises(ValueError, match=r"test_tokens: label 2 at row 1 \(id 11\)"):
-        encode_split(_tokens([["a"], ["b"]], labels=[0, 2]), vocabulary, "test")
+        list(encode_split(_tokens([["a"], ["b"]], labels=[0, 2]), vocabulary, "test"))
+    with pytest.raises(ValueError, match=r"test_tokens: label 2 at row 3 \(id 13\)"):
+        tokens = _tokens([["a"], ["b"], ["c"], ["d"]], labels=[0, 1, 0, 2])
+        list(encode_split(as_batches(tokens, batch_rows=2), vocabulary, "test"))
     ids, offsets = vocabulary.encode(token_lists(_tokens([["the", "nope"]]), "x"))
     assert ids.tolist() == [vocabulary.itos.index("the"), vocabulary.unk_index]
     assert encode_reviews(_tokens([["the"]]), vocabulary, "x").ids.tolist() == ids[:1].tolist()

@@ -28,7 +28,6 @@ from imdb_sentiment.pipelines.training import create_pipeline as training_pipeli
 from imdb_sentiment.pipelines.training.nodes import (
     TrainingStopped,
     check_training_completed,
-    epoch_metric_histories,
     train_sentiment_model,
     training_run_facts,
 )
@@ -139,11 +138,19 @@ def test_a_normal_end_passes(reason: str) -> None:
     check_training_completed({"stop_reason": reason, "best_epoch": 2})
 
 
-def test_epoch_metrics_are_histories_by_epoch(trained) -> None:
-    _, history, _ = trained
-    metrics = epoch_metric_histories(history)
-    assert [point["step"] for point in metrics["valid_accuracy"]] == [1, 2, 3]
-    assert metrics["train_loss"][0]["value"] == pytest.approx(history[0]["train_loss"])
+def test_each_epoch_reaches_the_epoch_logger_as_it_ends_with_the_best_so_far() -> None:
+    embedding = np.random.default_rng(0).normal(0, 0.1, (20, 6)).astype(np.float32)
+    logged: list[dict] = []
+    _, history, summary = train_sentiment_model(
+        reviews(160, 1), reviews(60, 2), embedding, VOCABULARY, PARAMS, logged.append
+    )
+    assert [record["epoch"] for record in logged] == [1, 2, 3]
+    for record, epoch in zip(logged, history, strict=True):
+        assert record["valid_accuracy"] == epoch["valid_accuracy"]
+        so_far = max(history[: epoch["epoch"]], key=lambda r: r["valid_accuracy"])
+        assert record["best_valid_accuracy"] == so_far["valid_accuracy"]
+        assert record["best_valid_loss"] == so_far["valid_loss"]
+    assert logged[-1]["best_epoch"] == summary["best_epoch"]
 
 
 def test_run_facts_name_the_glove_source_and_sizes(trained) -> None:
@@ -245,6 +252,7 @@ def test_training_and_evaluate_pipelines_run_with_sequential_runner(tmp_path) ->
             "vocabulary": MemoryDataset(VOCABULARY),
             "glove_coverage": MemoryDataset({"source": "test", "dim": 6}),
             "params:training": MemoryDataset(PARAMS),
+            "epoch_metrics_logger": MemoryDataset(lambda record: None, copy_mode="assign"),
             "params:evaluate.threshold": MemoryDataset(0.5),
             "params:evaluate": MemoryDataset(EVALUATE),
             "params:baselines": MemoryDataset(BASELINES),

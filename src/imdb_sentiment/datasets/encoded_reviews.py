@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from imdb_sentiment.sequences import EncodedReviews
+from imdb_sentiment.sequences import EncodedReviews, save_npz_parts
 
 
-class EncodedReviewsDataset(AbstractDataset[EncodedReviews, EncodedReviews]):
+def _checked(parts: Iterable[Any], filepath: Path) -> Iterator[EncodedReviews]:
+    """The parts, each checked to be ``EncodedReviews`` as it comes."""
+    for part in parts:
+        if not isinstance(part, EncodedReviews):
+            raise DatasetError(
+                f"{filepath}: can only save EncodedReviews or parts of them, got a part of "
+                f"type {type(part).__name__}"
+            )
+        yield part
+
+
+class EncodedReviewsDataset(
+    AbstractDataset[EncodedReviews | Iterable[EncodedReviews], EncodedReviews]
+):
     """Saves ``EncodedReviews`` to ``filepath`` atomically (whole or not at all); loads it back.
 
-    ``compressed`` picks ``np.savez_compressed`` (default) or plain ``np.savez``.
+    ``save`` also takes an iterable of consecutive parts (a split encoded a batch at a time)
+    and writes them as one whole, holding one part at a time. ``compressed`` picks
+    ``np.savez_compressed``'s format (default) or plain ``np.savez``'s.
     """
 
     def __init__(
@@ -40,12 +56,14 @@ class EncodedReviewsDataset(AbstractDataset[EncodedReviews, EncodedReviews]):
                 f"{self._filepath}: not an encoded-reviews file ({error})"
             ) from error
 
-    def save(self, data: EncodedReviews) -> None:
-        if not isinstance(data, EncodedReviews):
+    def save(self, data: EncodedReviews | Iterable[EncodedReviews]) -> None:
+        parts = [data] if isinstance(data, EncodedReviews) else data
+        if not isinstance(parts, Iterable):
             raise DatasetError(
-                f"{self._filepath}: can only save EncodedReviews, got {type(data).__name__}"
+                f"{self._filepath}: can only save EncodedReviews or parts of them, got "
+                f"{type(data).__name__}"
             )
-        data.save_npz(self._filepath, compressed=self._compressed)
+        save_npz_parts(_checked(parts, self._filepath), self._filepath, self._compressed)
 
     def _exists(self) -> bool:
         return self._filepath.is_file()

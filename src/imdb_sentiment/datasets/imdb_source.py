@@ -9,14 +9,16 @@
 * a directory holding ``train/pos`` etc. (or an ``aclImdb/`` folder that does): the extracted
   archive;
 * a directory of parquet files in the Hub's schema (``train*.parquet``, ``test*.parquet``,
-  searched recursively; columns ``text``, ``label`` and optionally ``id``), read through the same
-  ``datasets.load_dataset("parquet", ...)`` API as the Hub.
+  searched recursively; columns ``text``, ``label`` and optionally ``id``), read with pyarrow a
+  batch of rows at a time (so a corpus far bigger than IMDB is never held whole; the Hub
+  library would first copy the files into its own cache).
 
-Every source yields ``{"train": df, "test": df}`` with columns ``id`` (int64), ``text`` and
-``label`` (int64). ``id`` is the source's own ``id`` column where that is a unique integer key,
-otherwise the row number. Reviews from the archive or folder are ordered by label, then file
-number, so they get the same ids as a parquet copy kept in that order (the shared
-``train.parquet`` / ``test.parquet`` are); the Hub's own row order differs.
+Every source yields ``{"train": Batches, "test": Batches}`` (:mod:`imdb_sentiment.batches`)
+with columns ``id`` (int64), ``text`` (string) and ``label`` (int64). ``id`` is the source's own
+``id`` column where that is a unique integer key, otherwise the row number. Reviews from the
+archive or folder are ordered by label, then file number, so they get the same ids as a parquet
+copy kept in that order (the shared ``train.parquet`` / ``test.parquet`` are); the Hub's own row
+order differs.
 
 Local sources never touch the network: the Hugging Face libraries are put in offline mode for
 them. This dataset checks file format (layout, columns, types, encoding, label values per file);
@@ -35,16 +37,19 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
 
+from imdb_sentiment.batches import DEFAULT_BATCH_ROWS, Batches
+from imdb_sentiment.reviews import COLUMNS, REVIEW_SCHEMA
+
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "test")
 CLASSES = {"neg": 0, "pos": 1}
-COLUMNS = ["id", "text", "label"]
 HUB_PREFIX = "hf://"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 LAYOUT = "aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt"
@@ -57,13 +62,18 @@ _LOCAL_HINT = (
 )
 
 
-class IMDBSourceDataset(AbstractDataset[None, dict[str, pd.DataFrame]]):
-    """Read-only Kedro dataset: the IMDB train and test reviews from ``source``."""
+class IMDBSourceDataset(AbstractDataset[None, dict[str, Batches]]):
+    """Read-only Kedro dataset: the IMDB train and test reviews from ``source``.
+
+    Parquet files are read lazily, ``batch_rows`` reviews at a time; the other sources are
+    read whole (they are IMDB-sized) and handed out in batches of that size.
+    """
 
     def __init__(
         self,
         source: str,
         cache_dir: str | None = None,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """Remember where to read from; nothing is opened until ``load``."""
@@ -71,27 +81,38 @@ class IMDBSourceDataset(AbstractDataset[None, dict[str, pd.DataFrame]]):
             raise DatasetError(f"IMDB source must be a non-empty string, got {source!r}")
         self._source = source.strip()
         self._cache_dir = cache_dir
+        self._batch_rows = int(batch_rows)
         self.metadata = metadata
 
-    def load(self) -> dict[str, pd.DataFrame]:
+    def load(self) -> dict[str, Batches]:
         """Read both splits from the source, checked and in the common schema."""
         if self._source.startswith(HUB_PREFIX):
-            return _load_hub(self._source, self._cache_dir)
+            return self._batches(_load_hub(self._source, self._cache_dir))
         path = Path(self._source).expanduser()
         if self._source.endswith(ARCHIVE_SUFFIXES):
-            return _load_archive(path)
+            return self._batches(_load_archive(path))
         if path.is_dir():
             folder = _acl_folder(path)
             if folder is not None:
-                return _load_folder(folder)
-            return _load_parquet_folder(path, self._cache_dir)
+                return self._batches(_load_folder(folder))
+            return _load_parquet_folder(path, self._batch_rows)
         raise DatasetError(
             f"IMDB source '{self._source}' does not exist or is not understood: expected "
             f"'hf://<name>', a .tar.gz/.tgz archive laid out as {LAYOUT}, an extracted aclImdb "
             "folder, or a folder of train*.parquet / test*.parquet files."
         )
 
-    def save(self, data: dict[str, pd.DataFrame]) -> None:
+    def _batches(self, frames: dict[str, pd.DataFrame]) -> dict[str, Batches]:
+        """Frames read whole, handed out as batches of the common schema."""
+        return {
+            split: Batches.from_table(
+                pa.Table.from_pandas(frame, schema=REVIEW_SCHEMA, preserve_index=False),
+                self._batch_rows,
+            )
+            for split, frame in frames.items()
+        }
+
+    def save(self, data: dict[str, Batches]) -> None:
         """Refuse: the raw reviews are never written by the pipeline."""
         raise DatasetError(f"IMDBSourceDataset is read-only (source '{self._source}')")
 
@@ -157,11 +178,9 @@ def _load_hub(source: str, cache_dir: str | None) -> dict[str, pd.DataFrame]:
     return {split: _hf_split_to_frame(loaded, split, source) for split in SPLITS}
 
 
-def _load_parquet_folder(folder: Path, cache_dir: str | None) -> dict[str, pd.DataFrame]:
-    """Load ``train*.parquet`` and ``test*.parquet`` under ``folder`` through ``datasets``."""
-    import datasets  # noqa: PLC0415 (slow import, only when a source is read)
-
-    data_files: dict[str, list[str]] = {}
+def _load_parquet_folder(folder: Path, batch_rows: int) -> dict[str, Batches]:
+    """``train*.parquet`` and ``test*.parquet`` under ``folder``, each split read lazily."""
+    splits = {}
     for split in SPLITS:
         files = sorted(p for p in folder.rglob(f"{split}*.parquet") if p.is_file())
         if not files:
@@ -172,18 +191,59 @@ def _load_parquet_folder(folder: Path, cache_dir: str | None) -> dict[str, pd.Da
             )
         for file in files:
             _check_parquet_file(file)
-        data_files[split] = [str(file) for file in files]
-    try:
-        with _hf_offline(True):
-            loaded = datasets.load_dataset("parquet", data_files=data_files, cache_dir=cache_dir)
-    except Exception as error:
-        listed = ", ".join(f for files in data_files.values() for f in files)
-        raise DatasetError(
-            f"Could not read the IMDB parquet files {listed}: {type(error).__name__}: {error}"
-        ) from error
-    return {
-        split: _hf_split_to_frame(loaded, split, ", ".join(data_files[split])) for split in SPLITS
-    }
+        splits[split] = _parquet_split(files, split, batch_rows)
+    return splits
+
+
+def _parquet_split(files: list[Path], split: str, batch_rows: int) -> Batches:
+    """One split's files as batches of the common schema, in file order.
+
+    ``id`` comes from the files where it is a unique integer key over the whole split (only
+    that column is read to find out), otherwise it is the row number in the split.
+    """
+    own_ids = _unique_integer_ids(files)
+    if not own_ids:
+        _warn_row_number_ids(", ".join(str(file) for file in files), split)
+    columns = ["id", "text", "label"] if own_ids else ["text", "label"]
+
+    def make() -> Iterator[pa.RecordBatch]:
+        row = 0
+        for file in files:
+            with pq.ParquetFile(file) as parquet:
+                for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
+                    ids = (
+                        batch.column("id")
+                        if own_ids
+                        else pa.array(np.arange(row, row + len(batch)))
+                    )
+                    row += len(batch)
+                    yield pa.record_batch(
+                        [ids, batch.column("text"), batch.column("label")], names=COLUMNS
+                    ).cast(REVIEW_SCHEMA)
+
+    rows = sum(pq.ParquetFile(file).metadata.num_rows for file in files)
+    return Batches(REVIEW_SCHEMA, make, num_rows=rows)
+
+
+def _unique_integer_ids(files: list[Path]) -> bool:
+    """Whether every file has an integer ``id`` column, with no nulls and no repeats overall."""
+    ids = []
+    for file in files:
+        schema = pq.read_schema(file)
+        if "id" not in schema.names or not pa.types.is_integer(schema.field("id").type):
+            return False
+        ids.append(pq.read_table(file, columns=["id"]).column("id"))
+    column = pa.chunked_array(ids)
+    return column.null_count == 0 and pd.Index(column.to_numpy()).is_unique
+
+
+def _warn_row_number_ids(where: str, split: str) -> None:
+    logger.warning(
+        "IMDB source %s, split '%s': column 'id' is not a unique integer key; "
+        "using row numbers as ids instead",
+        where,
+        split,
+    )
 
 
 def _check_parquet_file(file: Path) -> None:
@@ -217,6 +277,40 @@ def _check_parquet_file(file: Path) -> None:
         raise DatasetError(
             f"IMDB parquet file '{file}': {len(bad)} label(s) outside {{0, 1}} ({rows})"
         )
+    _check_text_is_utf8(parquet, file)
+
+
+def _check_text_is_utf8(parquet: pq.ParquetFile, file: Path) -> None:
+    """Fail naming ``file`` and the row of a text that is not valid UTF-8.
+
+    Parquet strings must be UTF-8, but writers that skip the check can store, for example, a
+    lone surrogate; Arrow then fails deep inside ``datasets`` naming neither file nor row.
+    """
+    try:
+        texts = parquet.read(columns=["text"]).column("text")
+    except Exception as error:
+        raise DatasetError(f"IMDB parquet file '{file}' is corrupt: {error}") from error
+    start = 0
+    for chunk in texts.chunks:
+        try:
+            chunk.validate(full=True)
+        except pa.ArrowInvalid:
+            for offset, raw in enumerate(
+                chunk.view(
+                    pa.large_binary() if pa.types.is_large_string(chunk.type) else pa.binary()
+                ).to_pylist()
+            ):
+                try:
+                    if raw is not None:
+                        raw.decode("utf-8")
+                except UnicodeDecodeError as bad:
+                    context = raw[max(bad.start - 30, 0) : bad.end + 10]
+                    raise DatasetError(
+                        f"IMDB parquet file '{file}': the text at row {start + offset} is not "
+                        f"valid UTF-8 ({bad.reason} at byte {bad.start}, near {context!r}; a "
+                        "lone surrogate or a broken encoding): fix or drop that review"
+                    ) from None
+        start += len(chunk)
 
 
 def _hf_split_to_frame(loaded: Any, split: str, where: str) -> pd.DataFrame:
@@ -235,12 +329,7 @@ def _hf_split_to_frame(loaded: Any, split: str, where: str) -> pd.DataFrame:
         )
     ids = frame["id"] if "id" in frame.columns else None
     if ids is not None and not (pd.api.types.is_integer_dtype(ids) and ids.is_unique):
-        logger.warning(
-            "IMDB source %s, split '%s': column 'id' is not a unique integer key; "
-            "using row numbers as ids instead",
-            where,
-            split,
-        )
+        _warn_row_number_ids(where, split)
         ids = None
     return _frame(
         ids=ids.to_numpy() if ids is not None else range(len(frame)),

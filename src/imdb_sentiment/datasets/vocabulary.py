@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
+from kedro_datasets._typing import JSONPreview
 
 from imdb_sentiment.atomic import atomic_write
 from imdb_sentiment.vocabulary import Vocabulary
@@ -38,6 +39,12 @@ class VocabularyDataset(AbstractDataset[Vocabulary, Vocabulary]):
             )
         with atomic_write(self._filepath) as handle:
             handle.write(json.dumps(data.to_dict(), indent=2).encode("utf-8"))
+
+    def preview(self, words: int = 30) -> JSONPreview:
+        """For kedro-viz: the first ``words`` entries and how the vocabulary was built."""
+        data = self.load().to_dict()
+        data["itos"] = data["itos"][:words]
+        return JSONPreview(json.dumps(data))
 
     def _exists(self) -> bool:
         return self._filepath.is_file()

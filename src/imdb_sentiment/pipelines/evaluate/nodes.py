@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 from matplotlib.figure import Figure
 
+from imdb_sentiment.batches import Batches, whole_frame
 from imdb_sentiment.calibration import TEMPERATURE_KEY, calibration_report, sigmoid
 from imdb_sentiment.evaluation import classification_metrics
 from imdb_sentiment.inference import model_logits
@@ -188,8 +189,11 @@ def tokenize_labelled_reviews(
     )
 
 
-def score_with_baselines(tokens: pd.DataFrame, *baselines: LinearBaseline) -> pd.DataFrame:
+def score_with_baselines(
+    tokens: Batches | pd.DataFrame, *baselines: LinearBaseline
+) -> pd.DataFrame:
     """Per review: id, label and each baseline's calibrated probability of positive."""
+    tokens = whole_frame(tokens)
     lists = token_lists(tokens, "tokens") if len(tokens) else []
     scores = {
         f"{model.name}_probability": (

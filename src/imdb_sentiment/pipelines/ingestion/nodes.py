@@ -5,6 +5,13 @@ first ids); every other problem (a missing split or column, a label outside {0, 
 repeated id) is an error naming the split and the rows. The test table is checked the same way
 and otherwise passed through untouched: it is never sampled, split or used to fit anything
 (train is cleaned against it, never the other way round).
+
+The tables come in and go out as :class:`~imdb_sentiment.batches.Batches` (small pandas frames
+are taken too), so a corpus of any size passes through holding a batch at a time: the checks
+run on a few facts per review (:func:`~imdb_sentiment.reviews.review_facts`: id, label, whether
+the text is usable, a 128-bit key of the text), and the kept rows are copied lazily as the
+outputs are written. Verbatim repeats (train in test, train in itself, what the splits share)
+are found by those keys, never by holding the texts.
 """
 
 from __future__ import annotations
@@ -14,9 +21,11 @@ import logging
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from imdb_sentiment.batches import Batches, as_batches
+from imdb_sentiment.reviews import review_facts, select_reviews, text_keys
+
 logger = logging.getLogger(__name__)
 
-COLUMNS = ["id", "text", "label"]
 LABELS = (0, 1)
 
 
@@ -26,15 +35,11 @@ def _first(ids: pd.Series, n: int = 5) -> str:
 
 
 def check_reviews(table: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Return ``table`` checked and cleaned, in the columns ``id``, ``text``, ``label``.
+    """Return the facts of the reviews to keep (``review_facts``' columns), checked.
 
-    ``name`` (e.g. ``"train"``) is used in every message.
+    ``table`` is :func:`~imdb_sentiment.reviews.review_facts` of a reviews table; ``name``
+    (e.g. ``"train"``) is used in every message.
     """
-    missing = [column for column in COLUMNS if column not in table.columns]
-    if missing:
-        raise ValueError(f"IMDB {name} table lacks column(s) {missing}; it has {list(table)}")
-    table = table[COLUMNS].reset_index(drop=True)
-
     if table["id"].isna().any():
         raise ValueError(f"IMDB {name} table: {int(table['id'].isna().sum())} row(s) have no id")
     repeated = table.loc[table["id"].duplicated(), "id"]
@@ -55,7 +60,7 @@ def check_reviews(table: pd.DataFrame, name: str) -> pd.DataFrame:
             f"({examples})"
         )
 
-    usable = table["text"].map(lambda text: isinstance(text, str) and bool(text.strip()))
+    usable = table["usable"]
     if not usable.all():
         dropped = table.loc[~usable, "id"]
         logger.warning(
@@ -65,19 +70,12 @@ def check_reviews(table: pd.DataFrame, name: str) -> pd.DataFrame:
             _first(dropped),
         )
         table = table.loc[usable].reset_index(drop=True)
-
-    return pd.DataFrame(
-        {
-            "id": table["id"].astype("int64"),
-            "text": table["text"].astype(object),
-            "label": table["label"].astype("int64"),
-        }
-    )
+    return table
 
 
 def validate_reviews(
-    imdb_raw: dict[str, pd.DataFrame], clean_splits: bool
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    imdb_raw: dict[str, Batches | pd.DataFrame], clean_splits: bool
+) -> tuple[Batches, Batches, dict[str, int]]:
     """Check both raw tables and, with ``clean_splits``, clean train against test and itself.
 
     IMDB's train and test share a few reviews verbatim (123 in the full set), and train repeats
@@ -90,22 +88,27 @@ def validate_reviews(
     for split in ("train", "test"):
         if split not in imdb_raw:
             raise ValueError(f"imdb_raw has no '{split}' table (has {sorted(imdb_raw)})")
-    train = check_reviews(imdb_raw["train"], "train")
-    test = check_reviews(imdb_raw["test"], "test")
+    sources = {split: as_batches(imdb_raw[split]) for split in ("train", "test")}
+    train = check_reviews(review_facts(sources["train"], "train"), "train")
+    test = check_reviews(review_facts(sources["test"], "test"), "test")
     published = len(train)
 
-    in_test = train["text"].isin(set(test["text"]))
-    repeated = train["text"].duplicated(keep="first") & ~in_test
+    in_test = train["text_key"].isin(set(test["text_key"]))
+    repeated = train["text_key"].duplicated(keep="first") & ~in_test
     action = "dropping them" if clean_splits else "keeping them (ingestion.clean_splits is false)"
+    # dropping them is the configured default: reported at INFO; splits that share texts, WARNING
+    level = logging.INFO if clean_splits else logging.WARNING
     if in_test.any():
-        logger.warning(
+        logger.log(
+            level,
             "IMDB: %d train review(s) also appear verbatim in test (train ids %s); %s",
             int(in_test.sum()),
             _first(train.loc[in_test, "id"]),
             action,
         )
     if repeated.any():
-        logger.warning(
+        logger.log(
+            level,
             "IMDB: %d train review(s) repeat the text of an earlier train review (train ids "
             "%s); %s",
             int(repeated.sum()),
@@ -121,20 +124,27 @@ def validate_reviews(
         "train_repeated": int(repeated.sum()),
         "train_dropped": published - len(train),
     }
-    return train, test, cleaning
+    return (
+        select_reviews(sources["train"], train["row"]),
+        select_reviews(sources["test"], test["row"]),
+        cleaning,
+    )
 
 
 def split_train_valid(
-    train: pd.DataFrame, valid_fraction: float, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    train: Batches | pd.DataFrame, valid_fraction: float, seed: int
+) -> tuple[Batches, Batches]:
     """Carve a stratified, seeded validation set out of ``train``.
 
     Both parts keep the rows' original order, so the result depends only on the data, the
-    fraction and the seed.
+    fraction and the seed. Only the labels are read here; the rows are copied as the two
+    parts are written.
     """
     if not 0.0 < float(valid_fraction) < 1.0:
         raise ValueError(f"ingestion.valid_fraction must be in (0, 1), got {valid_fraction!r}")
-    counts = train["label"].value_counts()
+    train = as_batches(train)
+    labels = train.column("label").to_pandas()
+    counts = labels.value_counts()
     if len(counts) < len(LABELS) or counts.min() < 2:
         raise ValueError(
             "Cannot stratify the validation split: train needs at least 2 reviews of each "
@@ -142,22 +152,22 @@ def split_train_valid(
         )
     try:
         train_index, valid_index = train_test_split(
-            train.index.to_numpy(),
+            labels.index.to_numpy(),
             test_size=float(valid_fraction),
             random_state=int(seed),
-            stratify=train["label"].to_numpy(),
+            stratify=labels.to_numpy(),
         )
     except ValueError as error:
         raise ValueError(
-            f"Cannot split {len(train)} train reviews with ingestion.valid_fraction="
+            f"Cannot split {len(labels)} train reviews with ingestion.valid_fraction="
             f"{valid_fraction}: {error}"
         ) from error
-    kept = train.loc[sorted(train_index)].reset_index(drop=True)
-    valid = train.loc[sorted(valid_index)].reset_index(drop=True)
+    kept = select_reviews(train, sorted(train_index))
+    valid = select_reviews(train, sorted(valid_index))
     logger.info(
         "IMDB: %d train / %d valid reviews (valid_fraction=%s, seed=%s)",
-        len(kept),
-        len(valid),
+        len(train_index),
+        len(valid_index),
         valid_fraction,
         seed,
     )
@@ -166,24 +176,26 @@ def split_train_valid(
 
 def split_report(
     cleaning: dict[str, int],
-    train: pd.DataFrame,
-    valid: pd.DataFrame,
-    test: pd.DataFrame,
+    train: Batches | pd.DataFrame,
+    valid: Batches | pd.DataFrame,
+    test: Batches | pd.DataFrame,
 ) -> dict[str, int | bool]:
     """How many reviews each split has, what cleaning dropped, and what the splits still share.
 
     With clean splits nothing is shared; on the published split the report says how much is
-    (texts of valid or test also in the kept train), with a warning.
+    (texts of valid or test also in the kept train), with a warning. The splits are compared
+    by the keys of their texts, read a batch at a time.
     """
-    train_texts = set(train["text"])
+    train_keys, valid_keys, test_keys = (text_keys(as_batches(s)) for s in (train, valid, test))
+    train_set = set(train_keys)
     report = {
         **cleaning,
-        "train": len(train),
-        "valid": len(valid),
-        "test": len(test),
-        "valid_in_train": int(valid["text"].isin(train_texts).sum()),
-        "test_in_train": int(test["text"].isin(train_texts).sum()),
-        "test_in_valid": int(test["text"].isin(set(valid["text"])).sum()),
+        "train": len(train_keys),
+        "valid": len(valid_keys),
+        "test": len(test_keys),
+        "valid_in_train": int(valid_keys.isin(train_set).sum()),
+        "test_in_train": int(test_keys.isin(train_set).sum()),
+        "test_in_valid": int(test_keys.isin(set(valid_keys)).sum()),
     }
     shared = {key: report[key] for key in ("valid_in_train", "test_in_train", "test_in_valid")}
     if any(shared.values()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,47 +15,56 @@ from imdb_sentiment.calibration import (
     fit_temperature,
     sigmoid,
 )
-from imdb_sentiment.inference import resolve_device
+from imdb_sentiment.distributed import run_training
+from imdb_sentiment.errors import ExpectedFailure
+from imdb_sentiment.parameters import training_settings
 from imdb_sentiment.reporting import training_curves_figure
 from imdb_sentiment.sequences import EncodedReviews
 from imdb_sentiment.serving import SentimentModel
-from imdb_sentiment.training import TrainingResult, settings_from_params, train_model
+from imdb_sentiment.training import TrainingResult
 from imdb_sentiment.vocabulary import FINGERPRINT_KEY, Vocabulary
 
 logger = logging.getLogger(__name__)
 
-EPOCH_METRICS = ("train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "seconds")
 
-
-class TrainingStopped(RuntimeError):
+class TrainingStopped(RuntimeError, ExpectedFailure):
     """Training ended early (interrupted or diverged); what it had is saved, the run failed."""
 
 
-def train_sentiment_model(
+def train_sentiment_model(  # noqa: PLR0917 (a node: inputs by position)
     train_ids: EncodedReviews,
     valid_ids: EncodedReviews,
     embedding_matrix: np.ndarray,
     vocabulary: Vocabulary,
     params: dict[str, Any],
+    epoch_logger: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[dict, list[dict], dict[str, Any]]:
     """Train on ``train_ids``, keep the best epoch on ``valid_ids``; the test split is not read.
 
-    The architecture is ``training.model.type``. Returns the best checkpoint, the per-epoch
-    history and a summary of how training ended.
+    The architecture is ``training.model.type``; ``training.distributed`` says whether it
+    trains here or on Ray workers. ``epoch_logger`` gets each epoch's record as it ends (the
+    catalog's ``epoch_metrics_logger`` writes it to the MLflow run). Returns the best
+    checkpoint, the per-epoch history and a summary of how training ended.
     """
     if embedding_matrix.shape[0] != len(vocabulary):
         raise ValueError(
             f"embedding_matrix has {embedding_matrix.shape[0]} rows but the vocabulary has "
             f"{len(vocabulary)} words: rebuild both with `kedro run --pipeline=features`"
         )
-    train_config, model_config = settings_from_params(params)
+    train_config, model_config, distributed = training_settings(params)
     model_config = model_config.for_data(
         vocab_size=len(vocabulary),
         embedding_dim=int(embedding_matrix.shape[1]),
         padding_idx=vocabulary.pad_index,
     )
-    result: TrainingResult = train_model(
-        train_ids, valid_ids, embedding_matrix, model_config, train_config
+    result: TrainingResult = run_training(
+        train_ids,
+        valid_ids,
+        embedding_matrix,
+        model_config,
+        train_config,
+        distributed,
+        epoch_logger,
     )
     if result.checkpoint is None:
         raise TrainingStopped(
@@ -75,7 +85,8 @@ def train_sentiment_model(
         **result.checkpoint,
         FINGERPRINT_KEY: vocabulary.fingerprint(),
         "max_length": train_config.max_length,
-        "device": str(resolve_device(train_config.device)),
+        "device": result.device,
+        "distributed": distributed.to_dict(),
         TEMPERATURE_KEY: temperature,
     }
     summary = {
@@ -113,15 +124,6 @@ def check_training_completed(training_summary: dict[str, Any]) -> None:
             f"{training_summary['best_epoch']}) is saved; lower the learning rate or check "
             "the embedding matrix"
         )
-
-
-def epoch_metric_histories(history: list[dict]) -> dict[str, list[dict[str, float]]]:
-    """Per-epoch metrics in kedro-mlflow's metric-history form, step = epoch."""
-    return {
-        name: [{"value": float(record[name]), "step": int(record["epoch"])} for record in history]
-        for name in EPOCH_METRICS
-        if history and name in history[0]
-    }
 
 
 def training_run_facts(

@@ -4,7 +4,6 @@ from kedro.pipeline import Node, Pipeline
 
 from .nodes import (
     check_training_completed,
-    epoch_metric_histories,
     package_serving_model,
     plot_training_curves,
     train_sentiment_model,
@@ -23,6 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "embedding_matrix",
                     "vocabulary",
                     "params:training",
+                    "epoch_metrics_logger",
                 ],
                 outputs=["model_checkpoint", "training_history", "training_summary"],
                 name="train_sentiment_model",
@@ -32,12 +32,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs="training_summary",
                 outputs=None,
                 name="check_training_completed",
-            ),
-            Node(
-                epoch_metric_histories,
-                inputs="training_history",
-                outputs="epoch_metrics",
-                name="log_epoch_metrics",
             ),
             Node(
                 training_run_facts,
