@@ -133,3 +133,12 @@ def test_an_empty_table_round_trips(tmp_path: Path) -> None:
     loaded = dataset.load()
     assert loaded.num_rows == 0 and loaded.schema == SCHEMA
     assert list(loaded) == []
+
+
+def test_preview_reads_the_first_rows_only(tmp_path: Path) -> None:
+    dataset = ParquetBatchesDataset(str(tmp_path / "reviews.parquet"), batch_rows=3)
+    frame = pd.DataFrame({"id": range(10), "text": [f"review {i}" for i in range(10)]})
+    dataset.save(frame)
+    preview = dataset.preview(nrows=4)
+    assert preview["columns"] == ["id", "text"]
+    assert preview["data"] == [[i, f"review {i}"] for i in range(4)]
