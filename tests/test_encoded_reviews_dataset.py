@@ -40,6 +40,19 @@ def test_round_trip(tmp_path: Path, compressed: bool) -> None:
     assert [p.name for p in (tmp_path / "ids").iterdir()] == ["train_ids.npz"]  # no temp files
 
 
+def test_compact_ids_keep_their_type(tmp_path: Path) -> None:
+    """The device machine's copies hold uint16 ids (a vocabulary under 65,536 words)."""
+    encoded = _encoded()
+    compact = EncodedReviews(
+        ids=encoded.ids.astype(np.uint16),
+        offsets=encoded.offsets,
+        labels=encoded.labels,
+        review_ids=encoded.review_ids,
+    )
+    compact.save_npz(tmp_path / "train_ids.npz")
+    _assert_same(EncodedReviews.load_npz(tmp_path / "train_ids.npz"), compact)
+
+
 def test_missing_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "valid_ids.npz"
     with pytest.raises(DatasetError, match=f"No encoded reviews at {path}"):

@@ -138,9 +138,12 @@ def save_npz_parts(
     path.parent.mkdir(parents=True, exist_ok=True)
     per_review = []  # the parts without their ids
     n_ids = 0
+    id_dtype: np.dtype | None = None  # the first part's (int32 from encoding; uint16 copies)
     with tempfile.TemporaryFile(dir=path.parent, prefix=f".{path.name}.ids.") as ids_file:
         for part in parts:
-            ids = np.ascontiguousarray(part.ids, dtype=np.int32)
+            if id_dtype is None:
+                id_dtype = np.dtype(part.ids.dtype if part.ids.dtype.kind in "iu" else np.int32)
+            ids = np.ascontiguousarray(part.ids, dtype=id_dtype)
             ids_file.write(memoryview(ids).cast("B"))
             n_ids += len(ids)
             per_review.append((part.lengths, part.labels, part.review_ids))
@@ -151,7 +154,7 @@ def save_npz_parts(
             zipfile.ZipFile(handle, "w", method, compresslevel=DEFLATE_LEVEL) as archive,
         ):
             with archive.open("ids.npy", "w", force_zip64=True) as entry:
-                header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.int32))}
+                header = {"descr": np.lib.format.dtype_to_descr(id_dtype or np.dtype(np.int32))}
                 np.lib.format.write_array_header_1_0(
                     entry, {**header, "fortran_order": False, "shape": (n_ids,)}
                 )

@@ -39,7 +39,7 @@ except PackageNotFoundError:
 import psutil  # noqa: E402 - installed with Airflow
 from slugify import slugify  # noqa: E402 - kedro-airflow's task ids
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 DAG_ID = "imdb-sentiment"
 TEMPLATE = PROJECT_ROOT / "deploy" / "airflow" / "dag_template.j2"

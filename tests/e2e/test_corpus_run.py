@@ -25,7 +25,7 @@ from imdb_sentiment.datasets.vocabulary import VocabularyDataset  # noqa: E402
 from imdb_sentiment.text import TokenizerConfig, tokenize_to_arrow  # noqa: E402
 from imdb_sentiment.vocabulary import Vocabulary, encode_reviews  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 SAMPLE = ROOT / "data" / "01_raw" / "imdb_sample"
 SPLITS = ("train", "valid", "test")

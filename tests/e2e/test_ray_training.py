@@ -18,7 +18,7 @@ from tests.conftest import copy_project
 from tests.e2e.kedro_runs import copy_with_own_store, kedro_run, runs_of, tracking_uri
 from tests.e2e.test_interrupt import interrupted_kedro_run
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 pytest.importorskip("ray", reason='Ray is an optional extra: pip install -e ".[ray]"')
 
 # One seed, a model small enough for minutes on two shared cores. The single-process run takes

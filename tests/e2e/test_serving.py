@@ -46,6 +46,7 @@ def test_the_champion_answers_1000_requests_and_400_for_bad_rows(
     assert all("Traceback" not in answer["message"] for answer in refused.values())
 
 
+@pytest.mark.heavy  # about 5 minutes of pip install
 def test_the_model_runs_in_a_fresh_venv_from_its_requirements(
     trained_project: Path, tmp_path: Path
 ) -> None:

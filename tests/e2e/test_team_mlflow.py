@@ -35,7 +35,7 @@ from tests.conftest import copy_project
 from tests.e2e.kedro_runs import FAST_TRAINING
 from tests.e2e.services import free_port, mlflow_server, service, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 BUCKET = "team-mlflow"
 ARTIFACTS_PREFIX = "mlartifacts"

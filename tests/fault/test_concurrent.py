@@ -22,7 +22,7 @@ from tests.fault.conftest import Dag
 from tests.fault.faults import GATE_ENV, HELD_MARK
 from tests.fault.harness import ForkServer, Run, wait_for_line
 
-pytestmark = [pytest.mark.slow, pytest.mark.fault]
+pytestmark = [pytest.mark.slow, pytest.mark.fault, pytest.mark.heavy]
 
 FIRST, SECOND = "--params=features.max_size=3000", "--params=features.max_size=500"
 

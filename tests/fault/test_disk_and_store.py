@@ -21,7 +21,7 @@ from tests.fault.checks import assert_no_run_left_running, assert_outputs_intact
 from tests.fault.conftest import FAST_PARAMS, Dag
 from tests.fault.harness import ForkServer, copy_tree, snapshot, temporaries, wait_for_line
 
-pytestmark = [pytest.mark.slow, pytest.mark.fault]
+pytestmark = [pytest.mark.slow, pytest.mark.fault, pytest.mark.heavy]
 
 MB = 1 << 20
 FORCE_RLIMIT_ENV = "FAULT_SUITE_NO_TMPFS"  # set to test the RLIMIT_FSIZE fallback here

@@ -23,7 +23,7 @@ from tests.fault.checks import (
 from tests.fault.conftest import FAST_PARAMS, Dag
 from tests.fault.harness import ForkServer, Run, snapshot, temporaries
 
-pytestmark = [pytest.mark.slow, pytest.mark.fault]
+pytestmark = [pytest.mark.slow, pytest.mark.fault, pytest.mark.heavy]
 
 
 def next_start(fork_server: ForkServer, project: Path, dag: Dag) -> Run:

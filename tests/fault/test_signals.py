@@ -12,7 +12,7 @@ from tests.fault.checks import assert_no_run_left_running, assert_outputs_intact
 from tests.fault.conftest import FAST_PARAMS, Dag
 from tests.fault.harness import ForkServer, snapshot, temporaries, wait_for_line
 
-pytestmark = [pytest.mark.slow, pytest.mark.fault]
+pytestmark = [pytest.mark.slow, pytest.mark.fault, pytest.mark.heavy]
 
 LONG_TRAINING = f"{FAST_PARAMS},training.epochs=500,training.patience=500"
 
