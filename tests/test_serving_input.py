@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
@@ -33,3 +34,17 @@ def test_a_mapping_without_a_text_column_is_refused() -> None:
         MlflowException, match=r"expected a 'text' column, got columns \['a', 'b'\]"
     ):
         review_texts({"a": ["x"], "b": ["y"]})
+
+
+@pytest.mark.parametrize(
+    "model_input",
+    [
+        [{"text": "A fine film."}, {"text": "Dull."}],  # records, as the input example is
+        np.array([{"text": "A fine film."}, {"text": "Dull."}], dtype=object),
+        pd.Series(["A fine film.", "Dull."]),
+        ("A fine film.", "Dull."),
+        np.array(["A fine film.", "Dull."]),
+    ],
+)
+def test_records_series_tuples_and_arrays_give_the_texts(model_input) -> None:
+    assert list(review_texts(model_input)) == ["A fine film.", "Dull."]

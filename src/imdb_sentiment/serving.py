@@ -74,8 +74,11 @@ def _values_of(model_input: Any) -> list[Any]:
         model_input = model_input.get(TEXT_COLUMN, next(iter(model_input.values())))
         if isinstance(model_input, str):
             model_input = [model_input]
-    if isinstance(model_input, list | tuple) and model_input and isinstance(model_input[0], dict):
-        model_input = pd.DataFrame.from_records(list(model_input))
+    if isinstance(model_input, pd.Series | np.ndarray | tuple):
+        model_input = list(model_input)
+    if isinstance(model_input, list) and model_input and isinstance(model_input[0], dict):
+        # records, also as MLflow hands an input example to the model (an array of them)
+        model_input = pd.DataFrame.from_records(model_input)
     if isinstance(model_input, pd.DataFrame):
         if TEXT_COLUMN in model_input.columns:
             return model_input[TEXT_COLUMN].tolist()
@@ -84,8 +87,8 @@ def _values_of(model_input: Any) -> list[Any]:
         raise MlflowException.invalid_parameter_value(
             f"expected a '{TEXT_COLUMN}' column, got columns {list(model_input.columns)}"
         )
-    if isinstance(model_input, pd.Series | np.ndarray | list | tuple):
-        return list(model_input)
+    if isinstance(model_input, list):
+        return model_input
     if isinstance(model_input, str):
         return [model_input]
     raise MlflowException.invalid_parameter_value(
