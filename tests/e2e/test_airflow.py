@@ -252,7 +252,13 @@ def test_one_mlflow_run_holds_what_a_kedro_run_logs(
     assert run.info.run_name.startswith("all · local · bilstm-1x16-max_mean · ")
     assert run.data.tags["airflow.dag_id"] == DAG_ID
     assert run.data.tags["kedro_command"] == "kedro run --pipeline=__default__"
-    assert run.data.params == reference.data.params
+    # the same parameters and run facts; wall-clock timings (the baselines' fit seconds) differ
+    timings = {key for key in reference.data.params if key.endswith("_seconds")}
+    assert timings  # the comparison below leaves out only these
+    assert set(run.data.params) == set(reference.data.params)
+    assert {k: v for k, v in run.data.params.items() if k not in timings} == {
+        k: v for k, v in reference.data.params.items() if k not in timings
+    }
     assert set(run.data.metrics) == set(reference.data.metrics)
     client = mlflow.MlflowClient(tracking_uri(project))
     epochs = [m.step for m in client.get_metric_history(run.info.run_id, "valid_accuracy")]
