@@ -68,18 +68,6 @@ def tracking_uri(project: Path) -> str:
     return f"sqlite:///{project / 'mlflow.db'}"
 
 
-def copy_with_own_store(project: Path, destination: Path) -> Path:
-    """A copy of ``project`` (its configuration and outputs) with an MLflow store of its own,
-    so that a shared fixture keeps its files and its runs for the other tests."""
-    copy = shutil.copytree(
-        project, destination, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts")
-    )
-    (copy / "conf" / "local" / "mlflow.yml").write_text(
-        f"server:\n  mlflow_tracking_uri: {tracking_uri(copy)}\n"
-    )
-    return copy
-
-
 def runs_of(project: Path) -> list[mlflow.entities.Run]:
     """Every MLflow run of the project's experiment, oldest first."""
     client = mlflow.MlflowClient(tracking_uri(project))

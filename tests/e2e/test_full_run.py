@@ -14,7 +14,7 @@ from imdb_sentiment.datasets.torch_checkpoint import TorchCheckpointDataset
 from imdb_sentiment.datasets.vocabulary import VocabularyDataset
 from imdb_sentiment.serving import SentimentModel
 from tests.conftest import PROJECT_ROOT
-from tests.e2e.kedro_runs import copy_with_own_store, kedro_run, runs_of, tracking_uri
+from tests.e2e.kedro_runs import copy_trained, kedro_run, runs_of, tracking_uri
 
 pytestmark = pytest.mark.slow
 
@@ -175,7 +175,7 @@ def extra_reviews(path: Path, count: int = 60) -> Path:
 
 
 def test_evaluate_runs_alone_from_stored_artifacts(trained_project: Path, tmp_path: Path) -> None:
-    project = copy_with_own_store(trained_project, tmp_path / "project")
+    project = copy_trained(trained_project, tmp_path / "project", with_store=False)
     metrics_file = project / "data" / "08_reporting" / "test_metrics.json"
     metrics_file.unlink()
     model_versions = sorted((project / "data" / "06_models" / "model_checkpoint.pt").iterdir())
@@ -210,7 +210,7 @@ def test_evaluate_runs_alone_from_stored_artifacts(trained_project: Path, tmp_pa
 
 
 def test_evaluate_scores_an_extra_labelled_set(trained_project: Path, tmp_path: Path) -> None:
-    project = copy_with_own_store(trained_project, tmp_path / "project")
+    project = copy_trained(trained_project, tmp_path / "project", with_store=False)
     source = extra_reviews(tmp_path / "extra.csv")
 
     kedro_run(project, pipeline_names=["evaluate"], runtime_params={"extra_test_source": source})
@@ -243,7 +243,7 @@ def test_evaluate_scores_an_extra_labelled_set(trained_project: Path, tmp_path: 
 
 
 def test_a_bad_extra_set_fails_naming_its_row(trained_project: Path, tmp_path: Path) -> None:
-    project = copy_with_own_store(trained_project, tmp_path / "project")
+    project = copy_trained(trained_project, tmp_path / "project", with_store=False)
     source = tmp_path / "bad.jsonl"
     source.write_text('{"text": "Fine.", "label": 1}\n{"text": "Dull.", "label": "meh"}\n')
     metrics_before = (project / "data/08_reporting/test_metrics.json").read_bytes()

@@ -15,7 +15,7 @@ import torch
 from imdb_sentiment.calibration import TEMPERATURE_KEY
 from imdb_sentiment.models import CHECKPOINT_FORMAT, load_model
 from tests.conftest import copy_project
-from tests.e2e.kedro_runs import copy_with_own_store, kedro_run, runs_of, tracking_uri
+from tests.e2e.kedro_runs import copy_trained, kedro_run, runs_of, tracking_uri
 from tests.e2e.test_interrupt import interrupted_kedro_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.heavy]
@@ -81,7 +81,7 @@ def with_features(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def project_copy(with_features: Path, tmp_path: Path) -> Path:
     """Its own copy of ``with_features``: the outputs, a new MLflow store."""
-    return copy_with_own_store(with_features, tmp_path / "project")
+    return copy_trained(with_features, tmp_path / "project", with_store=False)
 
 
 def test_two_ray_workers_train_as_well_as_one_process(project_copy: Path) -> None:

@@ -9,13 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from imdb_sentiment.cli import cli
-from tests.e2e.kedro_runs import FAST_TRAINING, copy_with_own_store, inside, runs_of
+from tests.e2e.kedro_runs import FAST_TRAINING, copy_trained, inside, runs_of
 
 pytestmark = pytest.mark.slow
 
 
 def test_two_seeds_are_grouped_and_summarised(trained_project: Path, tmp_path: Path) -> None:
-    project = copy_with_own_store(trained_project, tmp_path / "project")
+    project = copy_trained(trained_project, tmp_path / "project", with_store=False)
     params = ",".join(f"{key}={value}" for key, value in FAST_TRAINING.items())
     with inside(project):
         result = CliRunner().invoke(
