@@ -12,7 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from imdb_sentiment.dict_settings import SettingsError
-from imdb_sentiment.distributed import DistributedSettings
+from imdb_sentiment.distributed import DistributedSettings, run_training
 from imdb_sentiment.inference import predict_logits
 from imdb_sentiment.models import load_model
 from imdb_sentiment.parameters import training_settings
@@ -30,6 +30,41 @@ def test_the_default_is_this_process():
         {**TRAINING, "device": "cuda", "distributed": {"backend": "ray", "use_gpu": True}}
     )
     assert (distributed.backend, distributed.use_gpu, distributed.num_workers) == ("ray", True, 2)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_training_here_runs_on_its_torch_threads_and_restores_them(threads):
+    before = torch.get_num_threads()
+    other = 3 if threads != 3 else 4
+    torch.set_num_threads(other)
+    seen: list[int] = []
+    try:
+        result = run_training(
+            synthetic(64, seed=1), synthetic(32, seed=2), embedding(), MODEL,
+            config(epochs=2, torch_threads=threads), DistributedSettings(backend="none"),
+            lambda _record: seen.append(torch.get_num_threads()),
+        )  # fmt: skip
+        after = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    assert result.checkpoint is not None
+    assert seen == [threads, threads]  # every epoch trained on the asked-for threads
+    assert after == other  # and the caller's setting is back afterwards
+
+
+def test_torch_threads_null_leaves_the_threads_as_they_are():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    seen: list[int] = []
+    try:
+        run_training(
+            synthetic(64, seed=1), synthetic(32, seed=2), embedding(), MODEL,
+            config(epochs=1, torch_threads=None), DistributedSettings(backend="none"),
+            lambda _record: seen.append(torch.get_num_threads()),
+        )  # fmt: skip
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [2]
 
 
 @pytest.mark.parametrize(

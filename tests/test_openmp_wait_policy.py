@@ -57,3 +57,25 @@ def test_torch_loads_with_passive_waiting_in_a_project_run() -> None:
 def test_a_wait_policy_the_user_set_wins() -> None:
     env = {**_env_without_policy(), "OMP_WAIT_POLICY": "ACTIVE"}
     assert _probe(env)["policy"] == "ACTIVE"
+
+
+def test_busy_cpu_benchmark_children_start_with_the_environment_they_are_given() -> None:
+    """benchmarks/busy_cpu.py runs itself as the measured step and as the competitor: loading it
+    must not import the package (which would set PASSIVE and make torch's default case, and the
+    competitor, passive too)."""
+    benchmark = str(ROOT / "benchmarks" / "busy_cpu.py")
+    script = (
+        "import importlib.util, json, os\n"
+        f"spec = importlib.util.spec_from_file_location('busy_cpu', {benchmark!r})\n"
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        "print(json.dumps({'policy': os.environ.get('OMP_WAIT_POLICY')}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=_env_without_policy(),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"policy": None}

@@ -12,7 +12,7 @@ import torch
 
 from imdb_sentiment.batching import bucket_batches, pad_batch
 from imdb_sentiment.dict_settings import SettingsError
-from imdb_sentiment.inference import predict_probabilities, resolve_device
+from imdb_sentiment.inference import predict_logits, predict_probabilities, resolve_device
 from imdb_sentiment.models import build_model, load_model
 from imdb_sentiment.models.bilstm import BiLSTMConfig
 from imdb_sentiment.models.cnn import CNNConfig
@@ -21,10 +21,12 @@ from imdb_sentiment.training import (
     TrainConfig,
     TrainingResult,
     adversarial_perturbation,
+    learning_rate_scheduler,
     seed_everything,
     settings_from_params,
     train_model,
     train_one_epoch,
+    weight_average,
 )
 
 VOCAB, DIM = 20, 8
@@ -233,6 +235,15 @@ def test_training_parameters_become_loop_settings_and_a_model_config():
         ({"adversarial_epsilon": float("nan")}, r"adversarial_epsilon: must be a finite number"),
         ({"adversarial_epsilon": float("inf")}, r"adversarial_epsilon: must be a finite number"),
         ({"adversarial_epsilon": "big"}, r"training.adversarial_epsilon: must be a number"),
+        (
+            {"lr_schedule": "linear"},
+            r"training.lr_schedule: must be one of \['constant', 'cosine'\]",
+        ),
+        ({"weight_average_decay": 1.0}, r"training.weight_average_decay: must be in \(0, 1\)"),
+        ({"weight_average_decay": 0}, r"training.weight_average_decay: must be in \(0, 1\)"),
+        ({"torch_threads": 0}, r"training.torch_threads: must be a positive integer or null"),
+        ({"torch_threads": True}, r"training.torch_threads: must be"),
+        ({"torch_threads": "two"}, r"training.torch_threads: must be"),
         ({"model": {"type": "rnn"}}, r"training.model.type: unknown model type 'rnn'"),
         ({"model": {"type": "cnn", "cnn": {"filter_sizes": [3, 0]}}}, r"model.cnn.filter_sizes"),
         ({"model": {"type": "cnn", "bilstm": {"hiden_dim": 3}}}, r"model.bilstm.hiden_dim"),
@@ -360,3 +371,82 @@ def test_the_perturbation_raises_the_loss_and_reaches_the_model(data):
         model.embedding_perturbation = -delta
         against = loss_fn(model(ids, lengths), labels)
     assert float(perturbed) > clean.item() > float(against)
+
+
+# Learning-rate schedule (training.lr_schedule)
+
+
+def test_constant_schedule_keeps_the_rate_and_steps_nothing(data):
+    result = train_model(*data, embedding(), MODEL, config(epochs=2, lr_schedule="constant"))
+    assert [r["learning_rate"] for r in result.history] == [0.02, 0.02]
+
+
+def test_cosine_schedule_anneals_to_zero_at_the_last_epoch(data):
+    epochs = 4
+    settings = config(epochs=epochs, lr_schedule="cosine", patience=10)
+    result = train_model(*data, embedding(), MODEL, settings)
+    rates = [r["learning_rate"] for r in result.history]
+    # stepped once a batch: after epoch e of 4 the rate is 0.02 * (1 + cos(pi * e / 4)) / 2
+    expected = [0.01 * (1 + np.cos(np.pi * e / epochs)) for e in range(1, epochs + 1)]
+    assert rates == pytest.approx(expected, abs=1e-9)
+    assert rates[-1] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_cosine_schedule_changes_the_training_and_still_learns(data):
+    constant = train_model(*data, embedding(), MODEL, config(patience=10))
+    cosine = train_model(*data, embedding(), MODEL, config(patience=10, lr_schedule="cosine"))
+    assert cosine.history[0]["train_loss"] != constant.history[0]["train_loss"]
+    assert cosine.best_valid_accuracy >= 0.9
+
+
+def test_cosine_scheduler_over_the_given_steps():
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=1.0)
+    scheduler = learning_rate_scheduler(optimizer, config(epochs=2, lr_schedule="cosine"), 5)
+    rates = []
+    for _ in range(10):
+        optimizer.step()
+        scheduler.step()
+        rates.append(optimizer.param_groups[0]["lr"])
+    assert rates[4] == pytest.approx(0.5)  # halfway: cos(pi / 2)
+    assert rates[-1] == pytest.approx(0.0)
+    assert learning_rate_scheduler(optimizer, config(lr_schedule="constant"), 5) is None
+
+
+# Weight averaging (training.weight_average_decay)
+
+
+def test_weight_average_is_the_exponential_moving_average_of_the_steps(data):
+    """After each step the average moves 1 - decay of the way to the new weights."""
+    settings = config(weight_average_decay=0.9)
+    seed_everything(settings.seed)
+    model = build_model(MODEL, embedding())
+    averaged = weight_average(model, settings)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    batches = bucket_batches(data[0].lengths, 16, np.random.default_rng(0))[:3]
+    expected = {k: v.clone() for k, v in model.state_dict().items()}
+    for steps, indices in enumerate(batches):
+        train_one_epoch(
+            model, optimizer, torch.nn.BCEWithLogitsLoss(), data[0], [indices],
+            device=torch.device("cpu"), config=settings, averaged=averaged,
+        )  # fmt: skip
+        current = model.state_dict()
+        for key, value in expected.items():
+            # the first update copies the weights (AveragedModel), later ones blend them
+            expected[key] = current[key].clone() if steps == 0 else 0.9 * value + 0.1 * current[key]
+    for key, value in averaged.module.state_dict().items():
+        torch.testing.assert_close(value, expected[key])
+    assert weight_average(model, config()) is None
+
+
+def test_training_with_weight_averaging_keeps_and_validates_the_average(data):
+    plain = train_model(*data, embedding(), MODEL, config(patience=10))
+    averaged = train_model(*data, embedding(), MODEL, config(patience=10, weight_average_decay=0.9))
+    assert averaged.best_valid_accuracy >= 0.9  # the average still learns the task
+    # the same steps, but other weights were validated and kept
+    assert [r["train_loss"] for r in averaged.history] == [r["train_loss"] for r in plain.history]
+    assert [r["valid_loss"] for r in averaged.history] != [r["valid_loss"] for r in plain.history]
+    model = load_model(averaged.checkpoint)
+    logits = predict_logits(model, data[1], torch.device("cpu"), bf16=False, max_length=None)
+    kept_accuracy = float(np.mean((logits >= 0) == (data[1].labels == 1)))
+    assert kept_accuracy == pytest.approx(averaged.best_valid_accuracy)

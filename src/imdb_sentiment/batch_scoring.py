@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from imdb_sentiment.errors import ExpectedFailure
+from imdb_sentiment.inference import torch_threads
 from imdb_sentiment.parameters import PredictSettings
 from imdb_sentiment.progress import Progress
 from imdb_sentiment.sequences import EncodedReviews
@@ -93,20 +93,12 @@ def score_texts(
         every_seconds=settings.log_every_seconds,
         log=logger,
     )
-    threads = torch.get_num_threads()
-    if settings.torch_threads is not None:
-        torch.set_num_threads(settings.torch_threads)
-    try:
-        with progress:
-            for encoded in _encoded_chunks(model, texts, settings.chunk_size, settings.n_workers):
-                logits = model.logits(
-                    encoded, batch_size=settings.batch_size, device=settings.device
-                )
-                probabilities[done : done + len(encoded)] = model.probabilities(logits)
-                done += len(encoded)
-                progress.update(done)
-    finally:
-        torch.set_num_threads(threads)
+    with torch_threads(settings.torch_threads), progress:
+        for encoded in _encoded_chunks(model, texts, settings.chunk_size, settings.n_workers):
+            logits = model.logits(encoded, batch_size=settings.batch_size, device=settings.device)
+            probabilities[done : done + len(encoded)] = model.probabilities(logits)
+            done += len(encoded)
+            progress.update(done)
     return probabilities
 
 

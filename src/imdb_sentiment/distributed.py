@@ -34,6 +34,7 @@ import torch
 
 from imdb_sentiment.batching import bucket_batches
 from imdb_sentiment.dict_settings import DictSettings, SettingsError
+from imdb_sentiment.inference import torch_threads
 from imdb_sentiment.models import ModelConfig, build_model
 from imdb_sentiment.sequences import EncodedReviews
 from imdb_sentiment.training import (
@@ -110,9 +111,11 @@ def run_training(  # noqa: PLR0917 (train_model's signature, and where)
     distributed: DistributedSettings,
     on_epoch_end: EpochCallback | None = None,
 ) -> TrainingResult:
-    """:func:`~imdb_sentiment.training.train_model` here, or on Ray as ``distributed`` says."""
+    """:func:`~imdb_sentiment.training.train_model` here (on ``config.torch_threads``), or on
+    Ray as ``distributed`` says (each worker on ``distributed.cpus_per_worker`` threads)."""
     if distributed.backend == "none":
-        return train_model(train, valid, embedding, model_config, config, on_epoch_end)
+        with torch_threads(config.torch_threads):
+            return train_model(train, valid, embedding, model_config, config, on_epoch_end)
     return train_on_ray(train, valid, embedding, model_config, config, distributed, on_epoch_end)
 
 

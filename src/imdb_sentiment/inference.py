@@ -6,6 +6,8 @@ Below both :mod:`imdb_sentiment.training` (validation each epoch) and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -58,6 +60,25 @@ def tune_backend(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
     elif device.type == "cpu":
         torch.set_flush_denormal(True)
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Within: torch's intra-op threads set to ``threads`` (None: left as they are); restored
+    after.
+
+    On a CPU of few cores a small LSTM's steps are many tiny parallel regions: two threads that
+    wait passively for each other (``OMP_WAIT_POLICY=PASSIVE``, which the package sets so that a
+    busy machine does not stall) spend more time waking than working, and one thread is faster
+    (benchmarks/README.md, "Training on a busy CPU").
+    """
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def use_bf16(device: torch.device, bf16: bool) -> bool:

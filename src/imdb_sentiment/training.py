@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.distributed
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from imdb_sentiment.batching import bucket_batches, pad_batch, to_device
 from imdb_sentiment.dict_settings import DictSettings, SettingsError
@@ -42,6 +43,7 @@ from imdb_sentiment.sequences import EncodedReviews
 logger = logging.getLogger(__name__)
 
 STOP_REASONS = ("completed", "early_stopping", "nan_loss", "interrupted")
+LR_SCHEDULES = ("constant", "cosine")
 # Sections of the `training` parameters that are not loop settings: the model's, checked by the
 # registry, and where training runs (single process or Ray), checked by parameters.py.
 OWN_SECTIONS = ("model", "distributed")
@@ -56,6 +58,13 @@ class TrainConfig(DictSettings):
     epochs: int = 10
     batch_size: int = 64
     learning_rate: float = 1e-3
+    # constant: learning_rate throughout; cosine: from learning_rate down to 0 at the end of the
+    # last epoch (cosine annealing, Loshchilov & Hutter 2017), stepped every batch
+    lr_schedule: str = "constant"
+    # Validate and keep an exponential moving average of the weights (Polyak averaging), updated
+    # after every optimiser step with this decay (e.g. 0.99: about the last 100 steps), instead
+    # of the weights themselves; null: off.
+    weight_average_decay: float | None = None
     weight_decay: float = 0.0
     grad_clip: float | None = 5.0
     patience: int = 3
@@ -69,6 +78,9 @@ class TrainConfig(DictSettings):
     adversarial_epsilon: float = 0.0
     pool_batches: int = 100
     eval_batch_size: int = 256
+    # torch's threads while training in this process (None: torch's default, every core). A
+    # Ray worker uses distributed.cpus_per_worker instead.
+    torch_threads: int | None = None
     # a bar on a terminal; elsewhere a log line every log_every_seconds or log_every_batches
     progress: bool = True
     log_every_seconds: float | None = 30.0
@@ -81,6 +93,15 @@ class TrainConfig(DictSettings):
                 raise SettingsError(name, f"must be a positive integer, got {value!r}")
         if not self.learning_rate > 0:
             raise SettingsError("learning_rate", f"must be > 0, got {self.learning_rate}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise SettingsError(
+                "lr_schedule", f"must be one of {list(LR_SCHEDULES)}, got {self.lr_schedule!r}"
+            )
+        if self.weight_average_decay is not None and not 0.0 < self.weight_average_decay < 1.0:
+            raise SettingsError(
+                "weight_average_decay",
+                f"must be in (0, 1) or null (no averaging), got {self.weight_average_decay}",
+            )
         if self.weight_decay < 0:
             raise SettingsError("weight_decay", f"must be >= 0, got {self.weight_decay}")
         if self.grad_clip is not None and not self.grad_clip > 0:
@@ -92,6 +113,14 @@ class TrainConfig(DictSettings):
                 "adversarial_epsilon",
                 f"must be a finite number >= 0 (0: no adversarial training), "
                 f"got {self.adversarial_epsilon}",
+            )
+        if self.torch_threads is not None and (
+            isinstance(self.torch_threads, bool)
+            or not isinstance(self.torch_threads, int)
+            or self.torch_threads < 1
+        ):
+            raise SettingsError(
+                "torch_threads", f"must be a positive integer or null, got {self.torch_threads!r}"
             )
         if self.log_every_seconds is not None and not self.log_every_seconds > 0:
             raise SettingsError(
@@ -240,6 +269,8 @@ def train_one_epoch(
     config: TrainConfig,
     progress: Progress | None = None,
     replica: Replica = ALONE,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    averaged: AveragedModel | None = None,
 ) -> EpochTotals:
     """One optimiser step per batch: pad, copy, forward (bf16 autocast on CUDA), clip, step.
 
@@ -248,7 +279,8 @@ def train_one_epoch(
     and backward pass); the reported loss and accuracy are the clean pass's. The running loss
     is read back (a host sync) every batch on the CPU and every 25 on a GPU, and reported to
     ``progress`` then; as a replica, the totals are summed over all replicas then, so they stop
-    together.
+    together. ``scheduler`` (if any) steps after every optimiser step, and ``averaged`` (if any)
+    takes the new weights into its average.
     """
     check_every = 1 if device.type == "cpu" else 25
     adversarial = config.adversarial_epsilon > 0
@@ -271,6 +303,10 @@ def train_one_epoch(
         if config.grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        if averaged is not None:
+            averaged.update_parameters(unwrapped(model))
         loss_sum += loss.detach() * len(indices)
         correct += ((logits.detach() >= 0) == (labels >= 0.5)).sum()
         seen += len(indices)
@@ -352,6 +388,29 @@ def _adversarial_backward(  # noqa: PLR0917
         inner.embedding_perturbation = None
 
 
+def learning_rate_scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The per-batch schedule of ``config.lr_schedule``: None for constant; cosine annealing
+    from the optimiser's rate to 0 over ``config.epochs * steps_per_epoch`` steps."""
+    if config.lr_schedule == "constant":
+        return None
+    total = max(1, config.epochs * steps_per_epoch)
+
+    def cosine(step: int) -> float:
+        return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
+
+
+def weight_average(model: nn.Module, config: TrainConfig) -> AveragedModel | None:
+    """An exponential moving average of ``model``'s weights with ``config.weight_average_decay``
+    (None when off); its ``module`` is a copy of the model holding the average."""
+    if config.weight_average_decay is None:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.weight_average_decay))
+
+
 def train_model(  # noqa: PLR0917 (the signature the nodes call)
     train: EncodedReviews,
     valid: EncodedReviews,
@@ -391,6 +450,12 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
         weight_decay=config.weight_decay,
     )
     loss_fn = nn.BCEWithLogitsLoss()
+    # every epoch has as many batches as the deterministic plan (pools are whole batches)
+    steps_per_epoch = len(replica.share(bucket_batches(train.lengths, config.batch_size)))
+    scheduler = learning_rate_scheduler(optimizer, config, steps_per_epoch)
+    averaged = weight_average(model, config)
+    # the model validated and kept: the weights' average when averaging, else the weights
+    kept = averaged.module if averaged is not None else model
     rng = np.random.default_rng(config.seed)
     valid_batches = bucket_batches(valid.lengths, config.eval_batch_size)
     logger.info(
@@ -436,6 +501,8 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
                 config=config,
                 progress=progress,
                 replica=replica,
+                scheduler=scheduler,
+                averaged=averaged,
             )
             progress.close()
             progress = None
@@ -452,7 +519,7 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
                 break
             train_seconds = time.perf_counter() - started
             valid_logits = _valid_logits(
-                model, valid, valid_batches, device=device, config=config, replica=replica
+                kept, valid, valid_batches, device=device, config=config, replica=replica
             )
             valid_loss, valid_accuracy = _valid_loss_accuracy(valid_logits, valid.labels)
             if not math.isfinite(valid_loss):
@@ -493,7 +560,7 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
                 )
                 best_logits = valid_logits
                 best_state = {
-                    k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
+                    k: v.detach().to("cpu", copy=True) for k, v in kept.state_dict().items()
                 }
                 if on_new_best is not None:
                     on_new_best(epoch, best_state, best_logits)
