@@ -2,11 +2,12 @@
 code (``batch_scoring.score_table``: rows checked, tokenized, encoded, the network, labels).
 
 The model is the default configuration (``conf/base``: a 1x64 BiLSTM over GloVe 50d, on whole
-reviews, as ``training.max_length`` says), either a trained checkpoint (``--project`` with a ``kedro run`` behind it) or,
-without one, that configuration with untrained weights and a vocabulary built from the bundled
-sample (speed does not depend on the weights). The reviews are ``--reviews`` random reviews of the
-full IMDB test split, whole (mean 268 tokens, 28% longer than 300). Each setting is run
-``--repeats`` times; the best is reported beside the median, with the machine's load average.
+reviews, as ``training.max_length`` says), either a trained checkpoint (``--project`` with a
+``kedro run`` behind it) or, without one, that configuration with untrained weights and a
+vocabulary built from the bundled sample (speed does not depend on the weights). The reviews
+are ``--reviews`` random reviews of the full IMDB test split, whole (mean 268 tokens, 28% longer
+than 300). Each setting is run ``--repeats`` times; the best is reported beside the median, with
+the machine's load average.
 
     python benchmarks/predict.py [--reviews 5000] [--project .] [--out FILE]
 """
