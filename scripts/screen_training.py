@@ -9,8 +9,9 @@ the record only (``--no-test`` leaves the test split unread).
     python scripts/screen_training.py '{"max_length": null, "adversarial_epsilon": 0.02}' \
         '{"max_length": 400}' --seeds 42,43 --epochs 12 [--features data/05_model_input]
 
-Runs on one torch thread (``training.torch_threads``) unless the overrides say otherwise; no
-MLflow run, no catalog: nothing in ``data/`` is written.
+Trains as a ``kedro run`` does in this process (``distributed.run_training``, on
+``training.torch_threads``), but with no MLflow run and no catalog: nothing in ``data/`` is
+written.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +33,13 @@ import yaml  # noqa: E402
 import imdb_sentiment  # noqa: E402, F401 - sets OMP_WAIT_POLICY before torch loads
 from imdb_sentiment.datasets.encoded_reviews import EncodedReviewsDataset  # noqa: E402
 from imdb_sentiment.datasets.vocabulary import VocabularyDataset  # noqa: E402
+from imdb_sentiment.distributed import run_training  # noqa: E402
 from imdb_sentiment.inference import predict_logits, resolve_device, torch_threads  # noqa: E402
 from imdb_sentiment.models import load_model  # noqa: E402
-from imdb_sentiment.training import settings_from_params, train_model  # noqa: E402
+from imdb_sentiment.parameters import training_settings  # noqa: E402
+from imdb_sentiment.sequences import EncodedReviews  # noqa: E402
 
 PARAMETERS = ROOT / "conf" / "base" / "parameters_training.yml"
-NOT_LOOP_SETTINGS = ("distributed",)  # where training runs: this script trains here
 
 
 def merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -51,54 +54,67 @@ def merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def base_parameters() -> dict[str, Any]:
-    """conf/base's ``training`` parameters, with a plain seed and no progress output."""
+    """conf/base's ``training`` parameters, with a plain seed, no progress output, and training
+    in this process."""
     params = yaml.safe_load(PARAMETERS.read_text())["training"]
-    for key in NOT_LOOP_SETTINGS:
-        params.pop(key, None)
-    return {**params, "seed": 42, "progress": False}
+    return merged(params, {"seed": 42, "progress": False, "distributed": {"backend": "none"}})
+
+
+@dataclass
+class Features:
+    """What a screen trains on, loaded once: the splits, the embedding matrix, the padding id."""
+
+    splits: dict[str, EncodedReviews]
+    embedding: np.ndarray
+    padding_idx: int
+
+    @classmethod
+    def load(cls, folder: Path, vocabulary: Path, read_test: bool) -> Features:
+        names = ("train", "valid", *(("test",) if read_test else ()))
+        return cls(
+            splits={
+                name: EncodedReviewsDataset(filepath=str(folder / f"{name}_ids.npz")).load()
+                for name in names
+            },
+            embedding=np.load(folder / "embedding_matrix.npy"),
+            padding_idx=VocabularyDataset(filepath=str(vocabulary)).load().pad_index,
+        )
 
 
 def screen_one(
-    features: Path,
-    vocabulary: Path,
-    overrides: dict[str, Any],
-    seed: int,
-    read_test: bool = True,
+    features: Features, base: dict[str, Any], overrides: dict[str, Any], seed: int
 ) -> dict[str, Any]:
-    """Train one setting with one seed on ``features`` (encoded with ``vocabulary``); its
-    validation (and test) accuracy."""
-    params = merged(base_parameters(), {**overrides, "seed": seed})
-    loop, model_config = settings_from_params(params)
-    splits = {
-        name: EncodedReviewsDataset(filepath=str(features / f"{name}_ids.npz")).load()
-        for name in ("train", "valid", *(("test",) if read_test else ()))
-    }
-    embedding = np.load(features / "embedding_matrix.npy")
+    """Train one setting (``base`` training parameters with ``overrides``) with one seed; its
+    validation accuracy, and its test accuracy when the features hold the test split."""
+    loop, model_config, distributed = training_settings(merged(base, {**overrides, "seed": seed}))
     model_config = model_config.for_data(
-        vocab_size=embedding.shape[0],
-        embedding_dim=embedding.shape[1],
-        padding_idx=VocabularyDataset(filepath=str(vocabulary)).load().pad_index,
+        vocab_size=features.embedding.shape[0],
+        embedding_dim=features.embedding.shape[1],
+        padding_idx=features.padding_idx,
     )
+    splits = features.splits
     started = time.perf_counter()
-    with torch_threads(loop.torch_threads):
-        result = train_model(splits["train"], splits["valid"], embedding, model_config, loop)
-        record: dict[str, Any] = {
-            "overrides": overrides,
-            "seed": seed,
-            "best_epoch": result.best_epoch,
-            "epochs_run": len(result.history),
-            "valid_accuracy": result.best_valid_accuracy,
-            "valid_accuracy_by_epoch": [round(r["valid_accuracy"], 4) for r in result.history],
-            "epoch_seconds": [round(r["seconds"], 1) for r in result.history],
-            "train_seconds": round(time.perf_counter() - started, 1),
-        }
-        if read_test and result.checkpoint is not None:
-            device = resolve_device(loop.device)
-            model = load_model(result.checkpoint, map_location=device)
+    result = run_training(
+        splits["train"], splits["valid"], features.embedding, model_config, loop, distributed
+    )
+    record: dict[str, Any] = {
+        "overrides": overrides,
+        "seed": seed,
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "valid_accuracy": result.best_valid_accuracy,
+        "valid_accuracy_by_epoch": [round(r["valid_accuracy"], 4) for r in result.history],
+        "epoch_seconds": [round(r["seconds"], 1) for r in result.history],
+        "train_seconds": round(time.perf_counter() - started, 1),
+    }
+    if "test" in splits and result.checkpoint is not None:
+        device = resolve_device(loop.device)
+        model = load_model(result.checkpoint, map_location=device)
+        with torch_threads(loop.torch_threads):
             logits = predict_logits(
                 model, splits["test"], device, bf16=loop.bf16, max_length=loop.max_length
             )
-            record["test_accuracy"] = float(np.mean((logits >= 0) == (splits["test"].labels == 1)))
+        record["test_accuracy"] = float(np.mean((logits >= 0) == (splits["test"].labels == 1)))
     return record
 
 
@@ -138,10 +154,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ]
     if missing:
         parser.error(f"missing {missing}: run `kedro run --pipelines=features` first")
+    loaded = Features.load(features, vocabulary, read_test=not args.no_test)
+    base = base_parameters()
     records = []
     for overrides in settings:
         for seed in (int(s) for s in args.seeds.split(",")):
-            record = screen_one(features, vocabulary, overrides, seed, read_test=not args.no_test)
+            record = screen_one(loaded, base, overrides, seed)
             print(json.dumps(record), flush=True)
             records.append(record)
     return records

@@ -37,6 +37,7 @@ from imdb_sentiment.models import (
     config_from_params,
     model_checkpoint,
 )
+from imdb_sentiment.models.base import positive_int
 from imdb_sentiment.progress import Progress
 from imdb_sentiment.sequences import EncodedReviews
 
@@ -89,7 +90,7 @@ class TrainConfig(DictSettings):
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience", "pool_batches", "eval_batch_size"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not positive_int(value):
                 raise SettingsError(name, f"must be a positive integer, got {value!r}")
         if not self.learning_rate > 0:
             raise SettingsError("learning_rate", f"must be > 0, got {self.learning_rate}")
@@ -114,11 +115,7 @@ class TrainConfig(DictSettings):
                 f"must be a finite number >= 0 (0: no adversarial training), "
                 f"got {self.adversarial_epsilon}",
             )
-        if self.torch_threads is not None and (
-            isinstance(self.torch_threads, bool)
-            or not isinstance(self.torch_threads, int)
-            or self.torch_threads < 1
-        ):
+        if self.torch_threads is not None and not positive_int(self.torch_threads):
             raise SettingsError(
                 "torch_threads", f"must be a positive integer or null, got {self.torch_threads!r}"
             )
@@ -450,8 +447,9 @@ def train_model(  # noqa: PLR0917 (the signature the nodes call)
         weight_decay=config.weight_decay,
     )
     loss_fn = nn.BCEWithLogitsLoss()
-    # every epoch has as many batches as the deterministic plan (pools are whole batches)
-    steps_per_epoch = len(replica.share(bucket_batches(train.lengths, config.batch_size)))
+    # bucket_batches cuts every pool into whole batches, so an epoch has ceil(n / batch_size)
+    # of them, of which each replica takes an equal share (Replica.share)
+    steps_per_epoch = math.ceil(len(train) / config.batch_size) // replica.world_size
     scheduler = learning_rate_scheduler(optimizer, config, steps_per_epoch)
     averaged = weight_average(model, config)
     # the model validated and kept: the weights' average when averaging, else the weights
